@@ -1,0 +1,35 @@
+# One virtualenv for everything: .venv. Every target that needs it depends on it,
+# so `make run` and `make test` work on a fresh clone with nothing set up by hand.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-server test-unit build clean system-deps
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[dev]'
+	touch $@
+
+venv: $(STAMP)
+
+## make run: the server on an embedded PostgreSQL under ./.livepatch, on 127.0.0.1:8080
+run: $(STAMP)
+	$(PY) -m livepatch_app dev
+
+## make test: everything (unit, server, charm, end to end)
+test: $(STAMP) system-deps
+	$(PY) -m pytest -q tests
+
+test-server: $(STAMP)
+	$(PY) -m pytest -q tests/server tests/unit
+
+# System packages the tests need (haproxy for the end-to-end tests).
+system-deps:
+	bash scripts/ensure-system-deps.sh
+
+clean:
+	rm -rf build .livepatch

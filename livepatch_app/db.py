@@ -1,0 +1,113 @@
+"""PostgreSQL access: a small blocking connection pool and transaction helper.
+
+Data-access modules (livepatch_app/data/) take a cursor; views open one with
+`db.transaction()`. Connections older than `dbconn_max_lifetime` are replaced,
+broken ones are dropped, and callers wait (bounded) for a free connection
+instead of failing when the pool is busy.
+"""
+
+import re
+import threading
+import time
+from contextlib import contextmanager
+
+import psycopg2
+import psycopg2.extras
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached (or the pool is exhausted for too long)."""
+
+
+def redact_dsn(dsn):
+    """A DSN fit for logs: the password replaced, URL or key=value form."""
+    dsn = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", dsn or "")
+    return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", dsn)
+
+
+class Database:
+    def __init__(self, dsn, max_connections=10, max_lifetime=1800, wait_timeout=10.0):
+        self.dsn = dsn
+        self.max_connections = max_connections
+        self.max_lifetime = max_lifetime
+        self.wait_timeout = wait_timeout
+        self._idle = []  # (connection, created_at)
+        self._slots = threading.BoundedSemaphore(max_connections)
+        self._lock = threading.Lock()
+
+    def _connect(self):
+        try:
+            conn = psycopg2.connect(self.dsn, connect_timeout=5, application_name="livepatch")
+        except psycopg2.OperationalError as exc:
+            # psycopg2's message can quote the DSN: keep only its first line, redacted.
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else "connection failed"
+            raise DatabaseUnavailable(redact_dsn(first)) from None
+        return conn, time.monotonic()
+
+    def _acquire(self):
+        if not self._slots.acquire(timeout=self.wait_timeout):
+            raise DatabaseUnavailable("all database connections are busy")
+        try:
+            while True:
+                with self._lock:
+                    item = self._idle.pop() if self._idle else None
+                if item is None:
+                    return self._connect()
+                conn, created = item
+                if conn.closed or time.monotonic() - created > self.max_lifetime:
+                    conn.close()
+                    continue
+                return item
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def _release(self, item, broken=False):
+        conn = item[0]
+        try:
+            if broken or conn.closed:
+                conn.close()
+            else:
+                with self._lock:
+                    self._idle.append(item)
+        finally:
+            self._slots.release()
+
+    @contextmanager
+    def connection(self):
+        """A pooled connection, in a transaction committed on success."""
+        item = self._acquire()
+        conn = item[0]
+        broken = False
+        try:
+            yield conn
+            conn.commit()
+        except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+            broken = True
+            raise DatabaseUnavailable(str(exc).strip().splitlines()[0] if str(exc).strip() else "database error") from None
+        except BaseException:
+            try:
+                conn.rollback()
+            except psycopg2.Error:
+                broken = True
+            raise
+        finally:
+            self._release(item, broken=broken or conn.closed != 0)
+
+    @contextmanager
+    def transaction(self):
+        """A cursor returning dict rows, in a transaction committed on success."""
+        with self.connection() as conn:
+            with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+                yield cur
+
+    def ping(self):
+        with self.transaction() as cur:
+            cur.execute("SELECT 1 AS ok")
+            return cur.fetchone()["ok"] == 1
+
+    def close(self):
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn, _ in idle:
+            conn.close()
