@@ -15,6 +15,7 @@ INSERT INTO tiers (name, position) VALUES
 -- it is an unfinished upload: invisible, and swept later.
 CREATE TABLE blobs (
     id          bigserial PRIMARY KEY,
+    chunk_size  integer NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT now()
 );
 CREATE TABLE blob_chunks (

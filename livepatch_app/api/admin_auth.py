@@ -1,0 +1,38 @@
+"""Admin sessions: log in with Basic credentials for a bearer token; log out."""
+
+from flask import Blueprint, jsonify
+
+from .. import context
+from ..auth import SESSION_HOURS, bearer_token, check_basic, security_event
+from ..data import sessions
+from ..errors import BadRequest, Unauthorized
+from ..tokens import new_session_token, token_hash
+from .common import format_time
+
+bp = Blueprint("admin_auth", __name__)
+
+
+@bp.post("/v1/admin/login")
+def login():
+    user = check_basic()
+    if user is None:
+        raise Unauthorized("log in with HTTP Basic credentials", "missing-credentials",
+                           headers={"WWW-Authenticate": 'Basic realm="livepatch"'})
+    token = new_session_token()
+    with context.db().transaction() as cur:
+        expires = sessions.create(cur, token_hash(token), user, SESSION_HOURS)
+    security_event("login", user=user)
+    return jsonify({"token": token, "expires": format_time(expires)})
+
+
+@bp.post("/v1/admin/logout")
+def logout():
+    token = bearer_token()
+    if token is None:
+        raise BadRequest("send the session token to revoke as Authorization: Bearer", "missing-credentials")
+    with context.db().transaction() as cur:
+        revoked = sessions.revoke(cur, token_hash(token))
+    if not revoked:
+        raise Unauthorized("the session token is unknown or already revoked", "invalid-token")
+    security_event("logout")
+    return jsonify({"result": "logged out"})

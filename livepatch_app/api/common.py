@@ -1,0 +1,85 @@
+"""Request parsing shared by the views: JSON bodies, typed fields, times, paging."""
+
+from datetime import datetime, timezone
+
+from flask import request
+
+from ..errors import BadRequest
+
+_MISSING = object()
+
+
+def json_body(optional=False):
+    """The request's JSON object; 400 `invalid-json` when it is not one."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        if optional:
+            return {}
+        raise BadRequest("a JSON object body is required", "invalid-json")
+    data = request.get_json(force=True, silent=True)
+    if data is None:
+        raise BadRequest("the body is not valid JSON", "invalid-json")
+    if not isinstance(data, dict):
+        raise BadRequest("the body must be a JSON object", "invalid-json")
+    return data
+
+
+def field(body, name, kind=str, required=False, default=None, allow_none=False):
+    """body[name] checked against `kind` (str, int, bool, list); 400 `invalid-field`."""
+    value = body.get(name, _MISSING)
+    if value is _MISSING or (value is None and not allow_none):
+        if required:
+            raise BadRequest(f"'{name}' is required", "missing-field")
+        return default
+    if value is None:
+        return None
+    # bool is an int in Python; keep the two apart.
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise BadRequest(f"'{name}' must be a whole number", "invalid-field")
+    if kind is not int and not isinstance(value, kind):
+        raise BadRequest(f"'{name}' must be of type {kind.__name__}", "invalid-field")
+    if kind is str and required and not value.strip():
+        raise BadRequest(f"'{name}' must not be empty", "invalid-field")
+    return value
+
+
+def parse_time(value, name):
+    """RFC 3339 -> aware datetime; 400 naming the field otherwise."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadRequest(f"'{name}' must be an RFC 3339 time string", "invalid-field")
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadRequest(f"'{name}' is not an RFC 3339 time like 2026-01-31T00:00:00Z", "invalid-field") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed
+
+
+def format_time(value):
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def query_int(name, default, low=None, high=None):
+    text = request.args.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise BadRequest(f"query parameter '{name}' must be a whole number", "invalid-query") from None
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise BadRequest(f"query parameter '{name}' must be between {low} and {high}", "invalid-query")
+    return value
+
+
+def pagination(default_limit=100, max_limit=1000):
+    """-> (limit, offset) from ?limit=&offset=."""
+    return query_int("limit", default_limit, 1, max_limit), query_int("offset", 0, 0, 10**9)

@@ -1,0 +1,73 @@
+"""The Flask application factory: one blueprint per area."""
+
+import importlib
+import logging
+import time
+
+from flask import Flask, g, request
+
+from . import context
+from .db import Database, DatabaseUnavailable
+from .errors import error_response, register_error_handlers
+from .logs import log_fields
+from .metrics import Metrics
+from .schema_gate import SchemaGate
+
+# Areas, each a module in livepatch_app/api/ exposing `bp`.
+BLUEPRINTS = [
+    "ops",
+    "admin_auth",
+]
+
+# Endpoints that answer while the schema is behind (operations and the contract).
+_OPS_ENDPOINTS = {"ops.index", "ops.debug_info", "ops.debug_status", "ops.metrics", "ops.openapi"}
+
+log = logging.getLogger("livepatch.http")
+
+
+def create_app(config, db=None, store=None):
+    app = Flask("livepatch_app")
+    app.config["MAX_CONTENT_LENGTH"] = None  # uploads are bounded by the upload view itself
+    app.json.sort_keys = False
+    db = db or Database(config.database_url, config.dbconn_max, config.dbconn_max_lifetime)
+    if store is None:
+        from .storage import make_store
+
+        store = make_store(config, db)
+    app.extensions["livepatch.config"] = config
+    app.extensions["livepatch.db"] = db
+    app.extensions["livepatch.store"] = store
+    app.extensions["livepatch.metrics"] = Metrics()
+    app.extensions["livepatch.schema_gate"] = SchemaGate(db)
+    register_error_handlers(app)
+    for name in BLUEPRINTS:
+        app.register_blueprint(importlib.import_module(f"livepatch_app.api.{name}").bp)
+    app.before_request(_before)
+    app.after_request(_after)
+    return app
+
+
+def _before():
+    g.started = time.monotonic()
+    if request.endpoint in _OPS_ENDPOINTS or request.endpoint is None:
+        return None
+    try:
+        status = context.schema_gate().status()
+    except DatabaseUnavailable:
+        context.metrics().db_errors.inc()
+        return error_response("the database is unavailable", "database-unavailable", 503, {"Retry-After": "5"})
+    if status.upgrade_required:
+        return error_response(
+            f"database schema {status.current} is older than {status.required}: run the schema upgrade",
+            "schema-upgrade-required", 503, {"Retry-After": "30"})
+    return None
+
+
+def _after(response):
+    elapsed = time.monotonic() - g.get("started", time.monotonic())
+    handler = request.url_rule.rule if request.url_rule else "unmatched"
+    context.metrics().requests.observe(elapsed, handler=handler, method=request.method, code=response.status_code)
+    log_fields(log, logging.INFO, "request", method=request.method, path=request.path,
+               status=response.status_code, duration_ms=round(elapsed * 1000, 1),
+               remote=request.remote_addr)
+    return response

@@ -1,0 +1,90 @@
+"""Credentials on requests: admin (Bearer session token or HTTP Basic against the
+configured bcrypt users) and the bearer-token parsing the client views share."""
+
+import base64
+import binascii
+import functools
+import logging
+
+from flask import g, request
+
+from . import context
+from .auth_users import check_password
+from .data import sessions
+from .errors import Unauthorized
+from .logs import log_fields
+from .tokens import token_hash
+
+SESSION_HOURS = 240
+security_log = logging.getLogger("livepatch.security")
+
+
+def _authorization():
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    return scheme.lower(), value.strip()
+
+
+def bearer_token():
+    """The Bearer token of the request, or None."""
+    scheme, value = _authorization()
+    return value if scheme == "bearer" and value else None
+
+
+def basic_credentials():
+    """(user, password) from HTTP Basic, or None. Malformed headers are 401."""
+    scheme, value = _authorization()
+    if scheme != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise Unauthorized("malformed Basic credentials", "invalid-credentials") from None
+    user, sep, password = decoded.partition(":")
+    if not sep:
+        raise Unauthorized("malformed Basic credentials", "invalid-credentials")
+    return user, password
+
+
+def security_event(event, **fields):
+    log_fields(security_log, logging.INFO, event, type="security", event=event,
+               method=request.method, path=request.path, **fields)
+
+
+def check_basic():
+    """The admin user named by valid Basic credentials, or None when none were sent."""
+    creds = basic_credentials()
+    if creds is None:
+        return None
+    user, password = creds
+    if not check_password(context.config().auth_basic_users, user, password):
+        security_event("authn_failed", user=user)
+        raise Unauthorized("wrong user name or password", "invalid-credentials")
+    return user
+
+
+def authenticate_admin():
+    token = bearer_token()
+    if token is not None:
+        with context.db().transaction() as cur:
+            session = sessions.find_valid(cur, token_hash(token))
+        if session is None:
+            security_event("authn_failed", reason="unknown, expired or revoked session token")
+            raise Unauthorized("the session token is unknown, expired or revoked: log in again", "invalid-token")
+        return session["username"]
+    user = check_basic()
+    if user is None:
+        raise Unauthorized("admin credentials required (Bearer token or Basic)", "missing-credentials",
+                           headers={"WWW-Authenticate": 'Basic realm="livepatch"'})
+    return user
+
+
+def admin_required(view):
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        g.admin_user = authenticate_admin()
+        if request.method not in ("GET", "HEAD"):
+            security_event("authz_admin", user=g.admin_user)
+        return view(*args, **kwargs)
+
+    return wrapper

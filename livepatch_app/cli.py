@@ -1,0 +1,119 @@
+"""`python -m livepatch_app`: serve, schema upgrade|check|version, dev."""
+
+import json
+import sys
+
+import click
+
+from .config import ConfigError, load_config
+from .db import DatabaseUnavailable
+
+
+def _fail(message, code=1):
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def _load(config_path, overrides=None):
+    try:
+        return load_config(config_path, overrides=overrides)
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main():
+    """Livepatch on-prem server."""
+
+
+@main.command()
+@click.option("--config", "config_path", type=click.Path(), help="YAML config file (keys: the charm's options).")
+def serve(config_path):
+    """Serve the API under waitress."""
+    from .logs import setup_logging
+    from .serve import serve as run
+
+    config = _load(config_path)
+    if not config.database_url:
+        _fail("invalid database_url: not set (config file or LIVEPATCH_DATABASE_URL)")
+    setup_logging(config.log_level)
+    try:
+        run(config)
+    except OSError as exc:
+        _fail(f"cannot listen on {config.bind_address}:{config.port}: {exc.strerror}")
+
+
+@main.group()
+def schema():
+    """Database schema migrations."""
+
+
+def _database(database, config_path):
+    if database:
+        return database
+    config = _load(config_path)
+    if not config.database_url:
+        _fail("no database: pass --database or set database_url / LIVEPATCH_DATABASE_URL")
+    return config.database_url
+
+
+_db_option = click.option("--database", envvar=None, help="libpq connection string or URL.")
+_config_option = click.option("--config", "config_path", type=click.Path(), help="read database_url from this file.")
+
+
+@schema.command()
+@_db_option
+@_config_option
+def upgrade(database, config_path):
+    """Apply pending migrations (safe to run from several units at once)."""
+    from . import schema as schema_mod
+
+    try:
+        applied = schema_mod.upgrade(_database(database, config_path))
+        status = schema_mod.status(_database(database, config_path))
+    except DatabaseUnavailable as exc:
+        _fail(f"database unavailable: {exc}")
+    click.echo(json.dumps({"applied": applied, **status.as_dict()}))
+
+
+@schema.command()
+@_db_option
+@_config_option
+def check(database, config_path):
+    """Exit 0 when the schema is current, 2 when an upgrade is pending."""
+    from . import schema as schema_mod
+
+    try:
+        status = schema_mod.status(_database(database, config_path))
+    except DatabaseUnavailable as exc:
+        _fail(f"database unavailable: {exc}")
+    if status.upgrade_required:
+        click.echo(f"schema upgrade required: {status.current} -> {status.required}")
+        sys.exit(2)
+    if status.ahead:
+        _fail(f"the database schema ({status.current}) is newer than this server ({status.required})")
+    click.echo(f"schema is current ({status.current})")
+
+
+@schema.command()
+@_db_option
+@_config_option
+def version(database, config_path):
+    """Print {"current", "required", "upgrade-required"} as JSON."""
+    from . import schema as schema_mod
+
+    try:
+        status = schema_mod.status(_database(database, config_path))
+    except DatabaseUnavailable as exc:
+        _fail(f"database unavailable: {exc}")
+    click.echo(json.dumps(status.as_dict()))
+
+
+@main.command()
+@click.option("--config", "config_path", type=click.Path(), help="optional YAML config file.")
+@click.option("--state-dir", default=".livepatch", show_default=True, help="embedded PostgreSQL and dev state.")
+def dev(config_path, state_dir):
+    """Development server: embedded PostgreSQL, migrations, an admin user, 127.0.0.1:8080."""
+    from .devserver import run_dev
+
+    run_dev(config_path, state_dir)

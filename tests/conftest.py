@@ -1,0 +1,169 @@
+"""Shared fixtures: a real PostgreSQL (embedded pgserver, or LIVEPATCH_TEST_DATABASE_URL)
+and live servers: the real app under real waitress on a free loopback port."""
+
+import os
+import socket
+import tempfile
+import threading
+import time
+import uuid
+
+import psycopg2
+import pytest
+import requests
+
+from livepatch_app import schema
+from livepatch_app.auth_users import hash_password
+from livepatch_app.config import load_config
+
+ADMIN_USER = "admin"
+ADMIN_PASSWORD = "s3cret-test-pass"
+
+
+@pytest.fixture(scope="session")
+def admin_users_entry():
+    return f"{ADMIN_USER}:{hash_password(ADMIN_PASSWORD, rounds=4)}"
+
+
+@pytest.fixture(scope="session")
+def pg_admin_dsn(tmp_path_factory):
+    """A DSN with the right to create databases."""
+    dsn = os.environ.get("LIVEPATCH_TEST_DATABASE_URL")
+    if dsn:
+        yield dsn
+        return
+    import pgserver
+
+    # pgserver's unix socket path must stay short: use a short temp dir.
+    folder = tempfile.mkdtemp(prefix="lp-pg-")
+    server = pgserver.get_server(folder, cleanup_mode="delete")
+    yield server.get_uri()
+    server.cleanup()
+
+
+def _with_dbname(dsn, dbname):
+    conn = psycopg2.connect(dsn)
+    params = conn.get_dsn_parameters()
+    conn.close()
+    parts = [f"dbname={dbname}"]
+    for key in ("host", "port", "user"):
+        if params.get(key):
+            parts.append(f"{key}={params[key]}")
+    password = psycopg2.extensions.parse_dsn(dsn).get("password") if "=" in dsn or "://" in dsn else None
+    if password:
+        parts.append(f"password={password}")
+    return " ".join(parts)
+
+
+@pytest.fixture
+def make_database(pg_admin_dsn):
+    """Factory: a fresh, empty database (dropped afterwards); returns its DSN."""
+    created = []
+
+    def make(migrate=True):
+        name = "lp_test_" + uuid.uuid4().hex[:12]
+        conn = psycopg2.connect(pg_admin_dsn)
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}"')
+        conn.close()
+        created.append(name)
+        dsn = _with_dbname(pg_admin_dsn, name)
+        if migrate:
+            schema.upgrade(dsn)
+        return dsn
+
+    yield make
+    conn = psycopg2.connect(pg_admin_dsn)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        for name in created:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    conn.close()
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveServer:
+    """The real app under real waitress, in a thread, on a free loopback port."""
+
+    def __init__(self, config, app):
+        import waitress.server
+
+        from livepatch_app.serve import waitress_options
+
+        self.config = config
+        self.app = app
+        options = waitress_options(config)
+        options.pop("ident", None)
+        self.server = waitress.server.create_server(app, **options)
+        self.url = f"http://127.0.0.1:{config.port}"
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        self._wait()
+
+    def _wait(self):
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                requests.get(self.url + "/", timeout=1)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("live server did not start")
+
+    def stop(self):
+        self.server.close()
+        self.app.extensions["livepatch.db"].close()
+
+    # Small request helpers, so tests read as HTTP.
+    def request(self, method, path, **kwargs):
+        kwargs.setdefault("timeout", 30)
+        return requests.request(method, self.url + path, **kwargs)
+
+    def admin(self, method, path, **kwargs):
+        kwargs.setdefault("auth", (ADMIN_USER, ADMIN_PASSWORD))
+        return self.request(method, path, **kwargs)
+
+
+@pytest.fixture
+def make_server(make_database, admin_users_entry, tmp_path):
+    """Factory: a live server on a fresh migrated database; keyword args are config overrides."""
+    servers = []
+
+    def make(database_url=None, migrate=True, prepare=None, **overrides):
+        from livepatch_app.app import create_app
+        from livepatch_app.serve import build_wsgi
+
+        port = free_port()
+        values = {
+            "database_url": database_url or make_database(migrate=migrate),
+            "port": port,
+            "bind_address": "127.0.0.1",
+            "auth_basic_users": admin_users_entry,
+            "url_template": f"http://127.0.0.1:{port}/v1/patches/{{filename}}",
+            "filestore_path": str(tmp_path / f"store-{port}"),
+            "log_level": "warning",
+        }
+        values.update(overrides)
+        config = load_config(None, environ={}, overrides=values)
+        app = create_app(config)
+        if prepare:  # e.g. a test-only route, added before the first request
+            prepare(app)
+        app = build_wsgi(config, app)
+        server = LiveServer(config, app)
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def server(make_server):
+    return make_server()

@@ -1,0 +1,127 @@
+"""Operational endpoints, admin login/logout, OpenAPI coverage, overload limits."""
+
+import re
+import threading
+import time
+
+import requests
+
+from conftest import ADMIN_PASSWORD, ADMIN_USER
+
+
+def test_banner_info_status_metrics(server):
+    r = server.request("GET", "/")
+    assert r.status_code == 200 and r.text.startswith("Livepatch server ")
+    info = server.request("GET", "/debug/info").json()
+    assert info["schema-version"] >= 1 and "version" in info and info["leader"] is True
+    status = server.request("GET", "/debug/status")
+    assert status.status_code == 200
+    body = status.json()
+    assert body["database"] == "OK" and body["schema"]["upgrade-required"] is False
+    assert "sync" in body and "contracts" in body
+    metrics = server.request("GET", "/metrics")
+    assert metrics.status_code == 200
+    assert "livepatch_server_http_request_duration_seconds_bucket" in metrics.text
+    assert 'handler="/debug/status"' in metrics.text
+
+
+def test_unknown_route_and_method_are_json(server):
+    r = server.request("GET", "/v1/nothing-here")
+    assert r.status_code == 404 and r.json()["code"] == "not-found"
+    r = server.request("DELETE", "/debug/status")
+    assert r.status_code == 405 and r.json()["code"] == "method-not-allowed"
+
+
+def test_login_logout_cycle(server):
+    r = server.request("POST", "/v1/admin/login", auth=(ADMIN_USER, ADMIN_PASSWORD))
+    assert r.status_code == 200
+    token = r.json()["token"]
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", r.json()["expires"])
+    headers = {"Authorization": f"Bearer {token}"}
+    # The token works on admin endpoints, and so does Basic directly.
+    assert server.request("POST", "/v1/admin/logout", headers=headers).status_code == 200
+    again = server.request("POST", "/v1/admin/logout", headers=headers)
+    assert again.status_code == 401 and again.json()["code"] == "invalid-token"
+
+
+def test_login_rejects_bad_credentials(server):
+    r = server.request("POST", "/v1/admin/login", auth=(ADMIN_USER, "wrong"))
+    assert r.status_code == 401 and r.json()["code"] == "invalid-credentials"
+    r = server.request("POST", "/v1/admin/login", auth=("nobody", "x"))
+    assert r.status_code == 401
+    r = server.request("POST", "/v1/admin/login")
+    assert r.status_code == 401 and r.json()["code"] == "missing-credentials"
+    r = server.request("POST", "/v1/admin/login", headers={"Authorization": "Basic !!notbase64"})
+    assert r.status_code == 401 and r.json()["code"] == "invalid-credentials"
+    r = server.request("POST", "/v1/admin/login", auth=(ADMIN_USER, "x" * 100))
+    assert r.status_code == 401
+
+
+def test_schema_behind_closes_api_but_not_ops(make_server, make_database):
+    from livepatch_app import schema
+
+    server = make_server(migrate=False)
+    status = server.request("GET", "/debug/status")
+    assert status.status_code == 503
+    assert status.json()["schema"]["upgrade-required"] is True
+    r = server.request("POST", "/v1/admin/login", auth=(ADMIN_USER, ADMIN_PASSWORD))
+    assert r.status_code == 503 and r.json()["code"] == "schema-upgrade-required"
+    schema.upgrade(server.config.database_url)
+    server.app.extensions["livepatch.schema_gate"].forget()
+    assert server.request("GET", "/debug/status").status_code == 200
+
+
+def test_database_down_is_503(make_server):
+    server = make_server(database_url="host=127.0.0.1 port=1 dbname=x user=x password=hunter2 connect_timeout=1")
+    r = server.request("GET", "/debug/status")
+    assert r.status_code == 503 and r.json()["database"] == "unreachable"
+    r = server.request("POST", "/v1/admin/logout", headers={"Authorization": "Bearer x"})
+    assert r.status_code == 503 and r.json()["code"] == "database-unavailable"
+    assert "hunter2" not in r.text
+
+
+def test_openapi_lists_exactly_the_routes(server):
+    doc = server.request("GET", "/v1/openapi.json").json()
+    assert doc["openapi"].startswith("3.")
+    documented = set()
+    for path, operations in doc["paths"].items():
+        for method in operations:
+            documented.add((method.upper(), path))
+    served = set()
+    for rule in server.app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            served.add((method, path))
+    assert served - documented == set(), "routes missing from the OpenAPI document"
+    assert documented - served == set(), "OpenAPI names routes that do not exist"
+
+
+def test_overload_answers_503_with_retry_after(make_server):
+    release = threading.Event()
+    entered = threading.Event()
+
+    def add_slow_route(app):
+        @app.route("/test-slow")  # a slow view, only to hold the one slot
+        def slow():
+            entered.set()
+            release.wait(10)
+            return "done"
+
+    server = make_server(concurrency_limit=1, burst_limit=0, prepare=add_slow_route)
+
+    results = []
+    holder = threading.Thread(target=lambda: results.append(requests.get(server.url + "/test-slow", timeout=20)))
+    holder.start()
+    assert entered.wait(10)
+    refused = requests.get(server.url + "/", timeout=5)
+    assert refused.status_code == 503
+    assert refused.headers["Retry-After"] == "1"
+    assert refused.json()["code"] == "overloaded"
+    release.set()
+    holder.join()
+    assert results[0].status_code == 200
+    time.sleep(0.1)
+    assert requests.get(server.url + "/", timeout=5).status_code == 200
+    assert "livepatch_server_httpgovernor_request_overload 1" in requests.get(server.url + "/metrics").text
