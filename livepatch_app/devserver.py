@@ -12,8 +12,13 @@ from .db import DatabaseUnavailable
 
 def embedded_postgres(state_dir, dbname="livepatch"):
     """Starts (or reuses) pgserver's PostgreSQL under state_dir; returns a DSN."""
-    import pgserver
+    import warnings
+
     import psycopg2
+
+    # pgserver asks platformdirs for a runtime dir that root shells lack; harmless.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+    import pgserver
 
     server = pgserver.get_server(os.path.join(os.path.abspath(state_dir), "pgdata"), cleanup_mode="stop")
     conn = psycopg2.connect(server.get_uri())
