@@ -1,0 +1,48 @@
+"""The real `python -m livepatch_app serve` process: JSON logs on stdout that never
+carry a password, a token or the DSN's password."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import requests
+
+from conftest import ADMIN_PASSWORD, ADMIN_USER, free_port
+
+
+def test_serve_logs_json_without_secrets(make_database, admin_users_entry, tmp_path):
+    dsn = make_database()
+    port = free_port()
+    config = tmp_path / "livepatch.yaml"
+    config.write_text(f"port: {port}\nbind_address: 127.0.0.1\nlog_level: info\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEPATCH_")}
+    env.update({"LIVEPATCH_DATABASE_URL": dsn, "LIVEPATCH_AUTH_BASIC_USERS": admin_users_entry})
+    proc = subprocess.Popen([sys.executable, "-m", "livepatch_app", "serve", "--config", str(config)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            try:
+                requests.get(url + "/", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        token = requests.post(url + "/v1/admin/login", auth=(ADMIN_USER, ADMIN_PASSWORD), timeout=10).json()["token"]
+        requests.post(url + "/v1/admin/login", auth=(ADMIN_USER, "wrong-password-xyz"), timeout=10)
+        requests.post(url + "/v1/admin/logout", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    finally:
+        proc.terminate()
+        output, _ = proc.communicate(timeout=10)
+    lines = [line for line in output.splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]  # every line is JSON
+    assert any(r.get("event") == "login" and r.get("user") == ADMIN_USER for r in records)
+    assert any(r.get("event") == "authn_failed" for r in records)
+    assert any(r.get("path") == "/v1/admin/logout" and r.get("status") == 200 for r in records)
+    for secret in (ADMIN_PASSWORD, "wrong-password-xyz", token):
+        assert secret not in output
+    password = dsn.split("password=")[1].split()[0] if "password=" in dsn else None
+    if password:
+        assert password not in output
