@@ -17,6 +17,7 @@ from .schema_gate import SchemaGate
 BLUEPRINTS = [
     "ops",
     "admin_auth",
+    "sync", "admin_sync",  # patch sync (upstream and downstream sides), air-gapped import
 ]
 
 # Endpoints that answer while the schema is behind (operations and the contract).

@@ -37,7 +37,9 @@ class Periodic(threading.Thread):
 
 
 # "module:function" of each area's job factory: factory(app) -> Periodic or None.
-JOB_FACTORIES = []
+JOB_FACTORIES = [
+    "livepatch_app.sync.scheduler:job",
+]
 
 
 def start_jobs(app):

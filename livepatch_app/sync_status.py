@@ -1,6 +1,8 @@
-"""What /debug/status says about patch sync. The sync area owns the details."""
+"""What /debug/status says about patch sync (the "sync" key): whether it is on,
+from where, and how the last run went. Problems are reported, never fatal."""
 
 from . import context
+from .api.common import format_time
 from .data import sync_runs
 from .db import DatabaseUnavailable
 
@@ -11,6 +13,8 @@ def sync_status():
     if not config.patch_sync_enabled:
         return status
     status["upstream"] = config.sync_upstream
+    status["interval-seconds"] = config.sync_interval
+    status["scheduled-here"] = bool(config.leader)
     if not config.sync_token:
         status["status"] = "sync token not set"
         return status
@@ -18,17 +22,20 @@ def sync_status():
         with context.db().transaction() as cur:
             last = sync_runs.last_run(cur)
     except DatabaseUnavailable:
-        last = None
+        status["status"] = "database unavailable"
+        return status
     if last:
         status["last-run"] = {
-            "started": last["started_at"].isoformat(),
-            "finished": last["finished_at"].isoformat() if last["finished_at"] else None,
+            "id": last["id"],
+            "started": format_time(last["started_at"]),
+            "finished": format_time(last["finished_at"]),
+            "trigger": last["trigger"],
             "result": last["result"],
             "patches-added": last["patches_added"],
             "bytes": last["bytes"],
             "error": last["error"],
         }
-        status["status"] = "OK" if last["result"] in ("success", "running") else "last run failed"
+        status["status"] = {"success": "OK", "running": "running"}.get(last["result"], "last run failed")
     else:
         status["status"] = "no run yet"
     return status
