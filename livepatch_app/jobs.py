@@ -38,6 +38,7 @@ class Periodic(threading.Thread):
 
 # "module:function" of each area's job factory: factory(app) -> Periodic or None.
 JOB_FACTORIES = [
+    "livepatch_app.reports_cleanup:job",
     "livepatch_app.sync.scheduler:job",
 ]
 

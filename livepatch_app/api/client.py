@@ -1,0 +1,247 @@
+"""Client endpoints: enable a machine with an auth token, check in with the
+machine token (report state, get the patch to apply), machine info, and the
+public kernel support query.
+
+Re-enabling a machine that is already enabled is allowed with any valid auth
+token: it answers a NEW machine token (the old one stops working at once), the
+machine moves to that auth token's tier, and it still counts once against the
+token's machine limit. So a machine that lost its token can recover it, and a
+copied token dies when its owner re-enables.
+
+Machine ids and tokens never reach the logs: security lines name the route
+template, not the path.
+"""
+
+import logging
+import re
+
+from flask import Blueprint, jsonify, request
+
+from .. import context
+from ..auth import bearer_token, security_log
+from ..data import auth_tokens, kernel_support, machines, reports
+from ..errors import BadRequest, Forbidden, Unauthorized
+from ..logs import log_fields
+from ..patchname import ARCHITECTURES, InvalidName, parse_kernel, version_key
+from ..tokens import new_token, token_hash
+from .common import field, format_time, json_body
+
+bp = Blueprint("client", __name__)
+
+MACHINE_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+PATCH_STATES = ("applied", "apply-failed", "unapplied", "needs-check", "nothing-to-apply", "unknown",
+                "check-failed", "applied-with-bug", "kernel-upgrade-required")
+# `uname -m` names -> Debian architecture names, which patch file names use.
+ARCH_ALIASES = {"x86_64": "amd64", "aarch64": "arm64", "ppc64le": "ppc64el", "armv7l": "armhf",
+                "i686": "i386", "i586": "i386"}
+# Free-text report fields: (JSON key, column, max length, pattern or None).
+_KERNEL_TEXT_RE = re.compile(r"^[A-Za-z0-9._+~-]+$")
+_VERSION_TEXT_RE = re.compile(r"^[A-Za-z0-9._+~:-]*$")
+_TEXT_FIELDS = (
+    ("kernel", "kernel", 128, _KERNEL_TEXT_RE),
+    ("patch-version", "patch_version", 64, _VERSION_TEXT_RE),
+    ("client-version", "client_version", 64, _VERSION_TEXT_RE),
+    ("boot-time", "boot_time", 64, None),
+    ("cpu-model", "cpu_model", 256, None),
+)
+_LEGACY_INVALID = "Invalid Machine Token"
+
+
+def _security(event, **fields):
+    rule = request.url_rule.rule if request.url_rule else "unmatched"
+    log_fields(security_log, logging.INFO, event, type="security", event=event,
+               method=request.method, path=rule, **fields)
+
+
+def _check_machine_id(machine_id):
+    if not isinstance(machine_id, str) or not MACHINE_ID_RE.match(machine_id):
+        raise BadRequest("the machine id must be 1-128 letters, digits or . _ : - "
+                         "(usually the 32 hex digits of /etc/machine-id)", "invalid-machine-id")
+
+
+# --- enable -------------------------------------------------------------------
+
+def _usable_auth_token(cur, token):
+    row = auth_tokens.lock_by_hash(cur, token_hash(token)) if token else None
+    if row is None:
+        reason, code, message = "unknown", "invalid-token", "the auth token is not valid"
+    elif row["revoked_at"] is not None:
+        reason, code, message = "revoked", "token-revoked", "the auth token has been revoked"
+    elif row["expired"]:
+        reason, code, message = "expired", "token-expired", "the auth token has expired"
+    else:
+        return row
+    _security("client_enable_refused", reason=reason)
+    raise Unauthorized(message, code)
+
+
+def _enable(machine_id):
+    _check_machine_id(machine_id)
+    token = bearer_token()
+    if token is None:
+        raise Unauthorized("send the auth token as 'Authorization: Bearer <token>'", "missing-credentials")
+    machine_token = new_token()
+    with context.db().transaction() as cur:
+        auth = _usable_auth_token(cur, token)
+        limit = auth["max_machines"]
+        if limit is not None and machines.count_enabled_by_token(cur, auth["id"], machine_id) >= limit:
+            _security("client_enable_refused", reason="machine limit reached")
+            raise Forbidden(f"this auth token may enable at most {limit} machines, and all are in use",
+                            "machine-limit-reached")
+        machines.enable(cur, machine_id, token_hash(machine_token), auth["tier_id"], auth["id"])
+    return jsonify({"machine-token": machine_token, "tier": auth["tier"]})
+
+
+@bp.put("/v1/client/<machine_id>")
+def enable(machine_id):
+    return _enable(machine_id)
+
+
+@bp.post("/api/machine-tokens")
+def legacy_enable():
+    body = json_body()
+    return _enable(field(body, "machine-id", required=True))
+
+
+# --- machine token ------------------------------------------------------------
+
+def _machine(cur, machine_id, legacy):
+    """The machine owning the Bearer machine token, which must be `machine_id`."""
+    token = bearer_token()
+    row = machines.find_by_token_hash(cur, token_hash(token)) if token else None
+    if row is not None and row["machine_id"] == machine_id:
+        return row
+    mismatch = row is not None
+    _security("client_auth_failed", reason="token of another machine" if mismatch else "unknown machine token")
+    if legacy:  # what older clients expect from this path
+        raise Forbidden(_LEGACY_INVALID, "invalid-machine-token")
+    if mismatch:
+        raise Forbidden("this machine token belongs to another machine", "machine-mismatch")
+    if token is None:
+        raise Unauthorized("send the machine token as 'Authorization: Bearer <token>'", "missing-credentials")
+    raise Unauthorized("the machine token is not valid: enable the machine again", "invalid-token")
+
+
+def _parse_report(body):
+    report = {}
+    for key, column, max_len, pattern in _TEXT_FIELDS:
+        value = field(body, key, required=(key == "kernel"))
+        if value is not None:
+            value = value.strip()
+            if len(value) > max_len or (pattern and not pattern.match(value)) or "\x00" in value:
+                raise BadRequest(f"'{key}' must be at most {max_len} characters"
+                                 + (" of letters, digits and . _ + ~ : -" if pattern else ""), "invalid-field")
+        report[column] = value or None
+    arch = field(body, "architecture", required=True).strip().lower()
+    arch = ARCH_ALIASES.get(arch, arch)
+    if arch not in ARCHITECTURES:
+        raise BadRequest(f"unknown architecture {arch!r}: expected one of {', '.join(ARCHITECTURES)}",
+                         "invalid-architecture")
+    report["architecture"] = arch
+    state = (field(body, "patch-state") or "").strip().lower() or None
+    if state is not None and state not in PATCH_STATES:
+        raise BadRequest(f"'patch-state' must be one of {', '.join(PATCH_STATES)}", "invalid-patch-state")
+    report["patch_state"] = state
+    uptime = field(body, "uptime", kind=int)
+    if uptime is not None and not 0 <= uptime < 2**63:
+        raise BadRequest("'uptime' must be a non-negative number of seconds", "invalid-field")
+    report["uptime"] = uptime
+    return report
+
+
+def _patch_url(filename):
+    template = context.config().url_template
+    if template:
+        return template.replace("{filename}", filename)
+    return request.host_url + "v1/patches/" + filename
+
+
+def _offers(cur, tier_id, report):
+    """The newest patch for the reported kernel in the machine's tier, as a list.
+    A kernel that is not a version signature (a custom build) gets none."""
+    try:
+        kernel = parse_kernel(report["kernel"])
+    except InvalidName:
+        return []
+    offer = kernel_support.newest_offer(cur, tier_id, kernel.kernel, kernel.flavour, report["architecture"])
+    if offer is None:
+        return []
+    return [{"version": offer["version"], "filename": offer["filename"], "url": _patch_url(offer["filename"]),
+             "sha256": offer["sha256"].strip(), "size": offer["size"], "kernel": offer["kernel"]}]
+
+
+def _check_in(machine_id, legacy):
+    _check_machine_id(machine_id)
+    with context.db().transaction() as cur:
+        machine = _machine(cur, machine_id, legacy)
+        report = _parse_report(json_body())
+        machines.record_check_in(cur, machine_id, report)
+        reports.add(cur, machine_id, machine["tier_id"], report)
+        patches = _offers(cur, machine["tier_id"], report)
+    context.metrics().check_ins.inc(patch_state=report["patch_state"] or "not-reported", tier=machine["tier"])
+    return jsonify({"patches": patches})
+
+
+@bp.post("/v1/client/<machine_id>/updates")
+def check_in(machine_id):
+    return _check_in(machine_id, legacy=False)
+
+
+@bp.put("/api/machine/<machine_id>")
+def legacy_check_in(machine_id):
+    return _check_in(machine_id, legacy=True)
+
+
+@bp.get("/v1/client/<machine_id>/info")
+def info(machine_id):
+    _check_machine_id(machine_id)
+    with context.db().transaction() as cur:
+        machine = _machine(cur, machine_id, legacy=False)
+    return jsonify({"machine-id": machine["machine_id"], "tier": machine["tier"],
+                    "enabled": machine["enabled"], "last-check-in": format_time(machine["last_check_in"])})
+
+
+# --- kernel support (public: the Pro client asks it before enabling) ----------
+
+# "5.15", "5.15.0", "5.15.0-107", "5.15.0-107.117", each optionally "-<flavour>".
+_KERNEL_QUERY_RE = re.compile(
+    r"^(?P<major>\d+)\.(?P<minor>\d+)"
+    r"(?:\.(?P<patch>\d+)(?:-(?P<abi>\d+)(?:\.(?P<build>\d+))?)?)?"
+    r"(?:-(?P<flavour>[a-z0-9]+(?:-[a-z0-9]+)*))?$")
+
+
+def _support(kernels, match):
+    """supported | kernel-upgrade-required | unsupported, from the kernels that
+    have patches for the flavour and architecture (none: unknown)."""
+    if not kernels:
+        return "unknown"
+    series = (int(match["major"]), int(match["minor"]))
+    base = f"{series[0]}.{series[1]}.{match['patch']}" if match["patch"] is not None else None
+    abi = int(match["abi"]) if match["abi"] is not None else None
+    build = int(match["build"]) if match["build"] is not None else None
+    same_base = [(b, a, n) for b, a, n in kernels
+                 if version_key(b)[:2] == series and (base is None or b == base)]
+    if any((abi is None or a == abi) and (build is None or n == build) for _, a, n in same_base):
+        return "supported"
+    # Not supported as it runs, but a newer build of the same kernel is.
+    if abi is not None and any((a, n) > (abi, -1 if build is None else build) for _, a, n in same_base):
+        return "kernel-upgrade-required"
+    return "unsupported"
+
+
+@bp.get("/v1/api/kernels/supported")
+def kernels_supported():
+    values = {}
+    for name in ("kernel-version", "flavour", "architecture"):
+        values[name] = request.args.get(name, "").strip()
+        if not values[name]:
+            raise BadRequest(f"query parameter '{name}' is required", "missing-query")
+    # codename and build-date are accepted and not needed: patches are per kernel.
+    match = _KERNEL_QUERY_RE.match(values["kernel-version"])
+    flavour = values["flavour"].lower()
+    arch = ARCH_ALIASES.get(values["architecture"].lower(), values["architecture"].lower())
+    if match is None or arch not in ARCHITECTURES or (match["flavour"] and match["flavour"] != flavour):
+        return jsonify({"Supported": "unknown"})
+    with context.db().transaction() as cur:
+        kernels = kernel_support.kernels_with_patches(cur, flavour, arch)
+    return jsonify({"Supported": _support(kernels, match)})

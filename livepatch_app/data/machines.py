@@ -1,0 +1,83 @@
+"""Enabled machines: their token (hashed), tier, and the latest state they reported."""
+
+_COLUMNS = """m.machine_id, m.tier_id, t.name AS tier, m.enabled, m.created_at, m.last_check_in,
+              m.kernel, m.architecture, m.patch_state, m.patch_version, m.client_version,
+              m.boot_time, m.uptime, m.cpu_model, a.label AS auth_token"""
+_FROM = """machines m JOIN tiers t ON t.id = m.tier_id
+           LEFT JOIN auth_tokens a ON a.id = m.auth_token_id"""
+
+# Report fields copied as they are from a check-in to the machine and its history.
+REPORT_FIELDS = ("kernel", "architecture", "patch_state", "patch_version", "client_version",
+                 "boot_time", "uptime", "cpu_model")
+
+
+def find_by_token_hash(cur, token_hash):
+    cur.execute(f"SELECT {_COLUMNS} FROM {_FROM} WHERE m.token_hash = %s", (token_hash,))
+    return cur.fetchone()
+
+
+def count_enabled_by_token(cur, auth_token_id, other_than):
+    """Machines enabled through this auth token, not counting `other_than`
+    (the machine being re-enabled must not count twice)."""
+    cur.execute("""SELECT count(*) AS n FROM machines
+                   WHERE auth_token_id = %s AND enabled AND machine_id <> %s""",
+                (auth_token_id, other_than))
+    return cur.fetchone()["n"]
+
+
+def enable(cur, machine_id, token_hash, tier_id, auth_token_id):
+    """Create the machine, or re-enable it: a new token replaces the old one
+    (which stops working), and the tier follows the auth token used."""
+    cur.execute(
+        """INSERT INTO machines (machine_id, token_hash, tier_id, auth_token_id, enabled)
+           VALUES (%s, %s, %s, %s, true)
+           ON CONFLICT (machine_id) DO UPDATE
+               SET token_hash = EXCLUDED.token_hash, tier_id = EXCLUDED.tier_id,
+                   auth_token_id = EXCLUDED.auth_token_id, enabled = true
+           RETURNING (xmax = 0) AS created""",
+        (machine_id, token_hash, tier_id, auth_token_id),
+    )
+    return cur.fetchone()["created"]
+
+
+def record_check_in(cur, machine_id, report):
+    """Store the latest reported state; `report` holds REPORT_FIELDS."""
+    assignments = ", ".join(f"{name} = %({name})s" for name in REPORT_FIELDS)
+    cur.execute(f"UPDATE machines SET last_check_in = now(), {assignments} WHERE machine_id = %(machine_id)s",
+                {**{name: report.get(name) for name in REPORT_FIELDS}, "machine_id": machine_id})
+
+
+def _filters(tier_id=None, kernel=None, state=None, version=None):
+    clauses, params = [], []
+    for column, value in (("m.tier_id", tier_id), ("m.kernel", kernel),
+                          ("m.patch_state", state), ("m.patch_version", version)):
+        if value is not None:
+            clauses.append(f"{column} = %s")
+            params.append(value)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def search(cur, limit, offset, **filters):
+    """-> (machines of this page ordered by id, total matching)."""
+    where, params = _filters(**filters)
+    cur.execute(f"SELECT count(*) AS n FROM machines m{where}", params)
+    total = cur.fetchone()["n"]
+    cur.execute(f"SELECT {_COLUMNS} FROM {_FROM}{where} ORDER BY m.machine_id LIMIT %s OFFSET %s",
+                params + [limit, offset])
+    return cur.fetchall(), total
+
+
+def forget(cur, machine_id):
+    """Delete the machine (and so its token). Its report history stays until
+    the retention clean-up removes it. -> whether it existed."""
+    cur.execute("DELETE FROM machines WHERE machine_id = %s", (machine_id,))
+    return cur.rowcount > 0
+
+
+def state_counts(cur, tier_id, version):
+    """{patch state or None: machines} for the tier's machines on that patch version."""
+    cur.execute("""SELECT patch_state, count(*) AS n FROM machines
+                   WHERE tier_id = %s AND patch_version = %s
+                   GROUP BY patch_state""",
+                (tier_id, version))
+    return {row["patch_state"]: row["n"] for row in cur.fetchall()}
