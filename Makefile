@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
+CHARM_DEPS := $(VENV)/.charm-deps
 
 .PHONY: run test test-server test-unit build clean system-deps
 
@@ -21,11 +22,21 @@ run: $(STAMP)
 	$(PY) -m livepatch_app dev
 
 ## make test: everything (unit, server, charm, end to end)
-test: $(STAMP) system-deps
+test: $(STAMP) $(CHARM_DEPS) build system-deps
 	$(PY) -m pytest -q tests
 
 test-server: $(STAMP)
 	$(PY) -m pytest -q tests/server tests/unit
+
+## make build: the deployable charm in build/livepatch (charm-tools, ./interfaces, offline
+## wheelhouse for Python 3.10/3.12 and this machine's); a no-op when nothing changed
+build:
+	PYTHON=$(PYTHON) bash scripts/build-charm.sh
+
+# The charm's own packages (charms.reactive, charmhelpers) in .venv, for tests/charm.
+$(CHARM_DEPS): wheelhouse.txt $(STAMP)
+	$(PIP) install -q -r wheelhouse.txt
+	touch $@
 
 # System packages the tests need (haproxy for the end-to-end tests).
 system-deps:

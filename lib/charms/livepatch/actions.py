@@ -1,0 +1,144 @@
+"""The charm's actions. actions/<name> re-executes in the charm's venv and calls main(name).
+
+Failures use action-fail with a sentence naming the cause; no result or
+message ever contains a token.
+"""
+
+import os
+import traceback
+
+from charmhelpers.core import hookenv
+
+from . import contracts, leader, paths, schema, service, system, unit, validation
+
+
+class ActionError(Exception):
+    """A failure to report with action-fail, as is."""
+
+
+def _require_leader(action):
+    if not hookenv.is_leader():
+        raise ActionError(
+            f"{action} runs on the leader only and {hookenv.local_unit()} is not the leader: "
+            f"run it on {hookenv.service_name()}/leader"
+        )
+
+
+def _require_configured():
+    if not os.path.exists(paths.CONFIG_FILE):
+        raise ActionError(
+            "the service is not configured yet: relate livepatch to postgresql and wait for the database"
+        )
+
+
+def _ua_token():
+    """The contract token the ubuntu-advantage application published, or None."""
+    from charms.reactive.relations import relation_factory
+
+    factory = relation_factory("ua")
+    if factory is None:
+        return None
+    return factory("ua", hookenv.relation_ids("ua")).token()
+
+
+def get_resource_token():
+    _require_leader("get-resource-token")
+    contract_token = (hookenv.action_get("contract-token") or "").strip()
+    if not contract_token:
+        contract_token = _ua_token()
+    if not contract_token:
+        raise ActionError(
+            "no contract token: pass contract-token=<token>, or relate ubuntu-advantage "
+            "(livepatch:ua) and set its token"
+        )
+    try:
+        options = validation.validate_options(
+            hookenv.config(), ("contract_server_url", "http_proxy", "https_proxy", "no_proxy", "sync_token")
+        )
+    except validation.InvalidConfig as exc:
+        raise ActionError(exc.status_message) from None
+    proxies = {"http": options["http_proxy"], "https": options["https_proxy"], "no": options["no_proxy"]}
+    try:
+        token = contracts.get_resource_token(contract_token, options["contract_server_url"], proxies=proxies)
+    except contracts.ContractError as exc:
+        raise ActionError(str(exc)) from None
+    leader.store_resource_token(token)
+    result = "resource token stored in leader data: every unit uses it as its sync token"
+    if options["sync_token"]:
+        result += " (but the sync_token option is set and takes precedence)"
+    hookenv.action_set({"result": result})
+    unit.run_reactive()  # the leader re-renders now; the others on leader-settings-changed
+
+
+def schema_upgrade():
+    _require_leader("schema-upgrade")
+    _require_configured()
+    try:
+        before = schema.version()
+        after = schema.upgrade()
+    except schema.SchemaUnavailable as exc:
+        raise ActionError(f"schema upgrade failed: {exc}") from None
+    leader.record_schema_version(after.current)  # followers restart on leader-settings-changed
+    hookenv.action_set(
+        {"schema-version": str(after.current), "result": f"schema version {before.current} -> {after.current}"}
+    )
+    unit.run_reactive()
+
+
+def schema_version():
+    _require_configured()
+    try:
+        state = schema.version()
+    except schema.SchemaUnavailable as exc:
+        raise ActionError(f"cannot read the schema version: {exc}") from None
+    hookenv.action_set(
+        {
+            "current": str(state.current),
+            "required": str(state.required),
+            "upgrade-required": "true" if state.upgrade_required else "false",
+        }
+    )
+
+
+def _listening():
+    """Where the service listens, from the config this charm rendered."""
+    import yaml
+
+    with open(paths.CONFIG_FILE, encoding="utf-8") as handle:
+        rendered = yaml.safe_load(handle) or {}
+    return rendered.get("bind_address") or "127.0.0.1", int(rendered.get("port") or 8080)
+
+
+def restart():
+    _require_configured()
+    try:
+        service.restart()
+    except system.CommandFailed as exc:
+        raise ActionError(str(exc)) from None
+    health = service.wait_healthy(*_listening(), timeout=30)
+    unit.run_reactive()  # refresh the unit's status
+    if not health.ok:
+        raise ActionError(f"livepatch restarted but is not healthy: {health.reason}")
+    hookenv.action_set({"result": "livepatch restarted and healthy"})
+
+
+ACTIONS = {
+    "get-resource-token": get_resource_token,
+    "schema-upgrade": schema_upgrade,
+    "schema-version": schema_version,
+    "restart": restart,
+}
+
+
+def main(name):
+    action = ACTIONS.get(name)
+    if action is None:
+        hookenv.action_fail(f"unknown action {name}")
+        return
+    try:
+        action()
+    except ActionError as exc:
+        hookenv.action_fail(str(exc))
+    except Exception as exc:  # report, do not leave the operator with a bare traceback
+        hookenv.log(f"action {name} failed:\n{traceback.format_exc()}", hookenv.ERROR)
+        hookenv.action_fail(f"{name} failed: {exc.__class__.__name__}: {exc}")

@@ -1,0 +1,167 @@
+"""Ubuntu Pro contracts: exchange a contract token for the livepatch-onprem resource token.
+
+Two steps, as the on-prem server's own charms do:
+
+1. ``POST {url}/v1/context/machines/token`` with ``Authorization: Bearer
+   <contract token>`` and a machine description (machine id
+   ``livepatch-onprem``, host type ``container``) -> ``machineToken``.
+2. ``GET {url}/v1/resources/livepatch-onprem/context/machines/livepatch-onprem``
+   with ``Authorization: Bearer <machine token>`` -> ``resourceToken``.
+
+Failures raise ContractError with a sentence naming the cause (bad token,
+not entitled and why, other HTTP status, unreachable, timeout). No message
+ever contains a token. Only the standard library is used.
+"""
+
+import json
+import platform
+import socket
+import urllib.error
+import urllib.request
+from urllib.parse import urlsplit
+
+RESOURCE = "livepatch-onprem"
+MACHINE_ID = "livepatch-onprem"
+TIMEOUT = 60  # seconds per request; the contracts service can be slow
+
+_STEP_MACHINE = "exchanging the contract token for a machine token"
+_STEP_RESOURCE = "fetching the livepatch-onprem resource token"
+
+
+class ContractError(RuntimeError):
+    """The exchange failed; str() is safe to show to the operator."""
+
+
+def os_release(path="/etc/os-release"):
+    values = {}
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                key, sep, value = line.strip().partition("=")
+                if sep:
+                    values[key] = value.strip().strip('"')
+    except OSError:
+        pass
+    return values
+
+
+def machine_info(release=None):
+    """The machine description the contracts service expects in step 1."""
+    release = os_release() if release is None else release
+    return {
+        "architecture": platform.machine(),
+        "hostType": "container",
+        "machineId": MACHINE_ID,
+        "os": {
+            "distribution": release.get("VERSION", ""),
+            "kernel": platform.release(),
+            "release": release.get("VERSION_ID", ""),
+            "series": release.get("VERSION_CODENAME", ""),
+            "type": "Linux",
+        },
+    }
+
+
+def _opener(url, proxies):
+    """urllib opener honouring the charm's proxy options (and no_proxy)."""
+    proxies = {k: v for k, v in (proxies or {}).items() if v}
+    if not proxies:
+        return urllib.request.build_opener()  # the environment's proxies, if any
+    host = urlsplit(url).hostname or ""
+    no_proxy = proxies.pop("no", "")
+    if no_proxy and urllib.request.proxy_bypass_environment(host, {"no": no_proxy}):
+        return urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    return urllib.request.build_opener(urllib.request.ProxyHandler(proxies))
+
+
+def _scrub(text, secrets):
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _reason(body):
+    try:
+        data = json.loads(body.decode("utf-8", "replace"))
+    except ValueError:
+        return ""
+    if not isinstance(data, dict):
+        return ""
+    info = data.get("info") if isinstance(data.get("info"), dict) else {}
+    return str(info.get("reason") or data.get("message") or data.get("code") or "")[:200]
+
+
+def _call(opener, request, step, server, timeout, secrets):
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            body = response.read()
+    except urllib.error.HTTPError as exc:
+        reason = _scrub(_reason(exc.read() or b""), secrets)
+        if exc.code == 401:
+            raise ContractError(
+                f"the contract server {server} rejected the token (HTTP 401) while {step}: "
+                "check the Ubuntu Pro contract token"
+            ) from None
+        if exc.code == 403:
+            raise ContractError(
+                f"the contract server {server} refused (HTTP 403: {reason or 'no reason given'}) "
+                f"while {step}: the contract is not entitled to Livepatch on-prem"
+            ) from None
+        detail = f": {reason}" if reason else ""
+        raise ContractError(f"the contract server {server} answered HTTP {exc.code} while {step}{detail}") from None
+    except (socket.timeout, TimeoutError):
+        raise ContractError(f"the contract server {server} did not answer within {timeout}s while {step}") from None
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, (socket.timeout, TimeoutError)):
+            raise ContractError(
+                f"the contract server {server} did not answer within {timeout}s while {step}"
+            ) from None
+        why = getattr(exc.reason, "strerror", None) or str(exc.reason)
+        raise ContractError(f"cannot reach the contract server {server}: {_scrub(why, secrets)}") from None
+    except OSError as exc:
+        raise ContractError(f"cannot reach the contract server {server}: {exc.strerror or exc}") from None
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except ValueError:
+        raise ContractError(f"the contract server {server} sent no JSON while {step}") from None
+    if not isinstance(data, dict):
+        raise ContractError(f"the contract server {server} sent unexpected JSON while {step}")
+    return data
+
+
+def get_resource_token(contract_token, url, proxies=None, timeout=TIMEOUT, release=None):
+    """Contract token -> machine token -> livepatch-onprem resource token."""
+    if not contract_token:
+        raise ContractError("no contract token given")
+    url = url.rstrip("/")
+    server = url
+    opener = _opener(url, proxies)
+    secrets = [contract_token]
+
+    request = urllib.request.Request(
+        f"{url}/v1/context/machines/token",
+        data=json.dumps(machine_info(release)).encode("utf-8"),
+        method="POST",
+        headers={
+            "Authorization": f"Bearer {contract_token}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        },
+    )
+    answer = _call(opener, request, _STEP_MACHINE, server, timeout, secrets)
+    machine_token = answer.get("machineToken")
+    if not machine_token or not isinstance(machine_token, str):
+        raise ContractError(f"the contract server {server} sent no machineToken while {_STEP_MACHINE}")
+    secrets.append(machine_token)
+
+    request = urllib.request.Request(
+        f"{url}/v1/resources/{RESOURCE}/context/machines/{MACHINE_ID}",
+        method="GET",
+        headers={"Authorization": f"Bearer {machine_token}", "Accept": "application/json"},
+    )
+    answer = _call(opener, request, _STEP_RESOURCE, server, timeout, secrets)
+    resource_token = answer.get("resourceToken")
+    if not resource_token or not isinstance(resource_token, str):
+        raise ContractError(f"the contract server {server} sent no resourceToken while {_STEP_RESOURCE}")
+    return resource_token

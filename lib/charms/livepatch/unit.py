@@ -1,0 +1,181 @@
+"""One unit's life: install, converge on every hook, pause, remove.
+
+converge() is idempotent: it renders everything from config, relation data
+and leader data, writes only what changed and restarts only when the result
+changed, so running it in every hook (update-status included) is cheap and
+heals drift.
+"""
+
+import hashlib
+import os
+from importlib import metadata
+
+from charmhelpers.core import hookenv
+from charms.reactive.helpers import data_changed
+
+from . import bootstrap, leader, network, paths, render, schema, service, status, system, validation
+
+RESTART_KEY = "livepatch.restart-inputs"
+UNIT_FILE_KEY = "livepatch.unit-file"
+SERVER_DIST = "livepatch-app"
+
+
+def server_version():
+    try:
+        return metadata.version(SERVER_DIST)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def install():
+    status.set_status("maintenance", "installing")
+    system.ensure_user()
+    system.ensure_dir(paths.CONFIG_DIR, "root", paths.GROUP, 0o750)
+    hookenv.application_version_set(server_version())
+
+
+def converge(db, website):
+    """Bring the unit to what config, relations and leader data ask for -> (state, message).
+
+    db: the pgsql requires endpoint; website: the http provides endpoint.
+    """
+    facts = status.Facts()
+    try:
+        settings = validation.validate(hookenv.config())
+    except validation.InvalidConfig as exc:
+        # The running service (if any) keeps its last good config.
+        hookenv.log("config problems: " + "; ".join(exc.problems), hookenv.WARNING)
+        facts.config_problem = exc.status_message
+        return status.assess(facts)
+    facts.port = settings["port"]
+    facts.leader = hookenv.is_leader()
+    facts.sync_enabled = settings["patch_sync_enabled"]
+
+    facts.db_related = bool(db is not None and db.relations)
+    if not facts.db_related:
+        _stop_if_running()  # without a database there is nothing to serve
+        return status.assess(facts)
+    db.set_database(settings["psql_dbname"], settings["psql_roles"].split(","))
+    dsn = db.master
+    facts.db_ready = bool(dsn)
+    if not dsn:
+        return status.assess(facts)
+
+    bind = network.bind_address("website")
+    resource_token = leader.resource_token()
+    facts.sync_token_set = bool(settings["sync_token"] or resource_token)
+    config_text, unit_text = _render(settings, dsn, bind, facts.leader, resource_token)
+    _write(settings, config_text, unit_text)
+
+    try:
+        state = _schema(facts.leader)
+    except schema.SchemaUnavailable as exc:
+        hookenv.log(f"cannot read the database schema: {exc}", hookenv.WARNING)
+        facts.db_error = str(exc)
+        return status.assess(facts)
+    facts.schema_current, facts.schema_required = state
+
+    restarted = _restart_if_needed(config_text, unit_text)
+    network.expose(settings["port"])
+    if website is not None and website.relations:
+        website.configure(settings["port"], private_address=bind, hostname=bind)
+
+    if status.needs_service_check(facts):
+        facts.service_active = service.is_active()
+        if facts.service_active:
+            # Right after a restart the server needs a moment to listen.
+            health = service.wait_healthy(bind, settings["port"], timeout=30 if restarted else 3)
+            facts.health_ok, facts.health_reason = health.ok, health.reason
+    return status.assess(facts)
+
+
+def _render(settings, dsn, bind, is_leader, resource_token):
+    charm = hookenv.charm_dir()
+    unit_name = hookenv.local_unit()
+    config_context = render.config_context(
+        settings,
+        database_url=dsn,
+        bind_address=bind,
+        leader=is_leader,
+        deployment_id=os.environ.get("JUJU_MODEL_UUID", ""),
+        resource_token=resource_token,
+        unit_name=unit_name,
+    )
+    unit_context = render.unit_context(settings, python=paths.venv_python(charm), unit_name=unit_name)
+    templates = paths.templates_dir(charm)
+    return render.server_config(config_context, templates), render.systemd_unit(unit_context, templates)
+
+
+def _write(settings, config_text, unit_text):
+    system.ensure_dir(paths.CONFIG_DIR, "root", paths.GROUP, 0o750)
+    system.ensure_dir(paths.STATE_DIR, paths.USER, paths.GROUP, 0o750)
+    if settings["patchstore"] in ("filesystem", "file"):
+        system.ensure_dir(settings["filestore_path"], paths.USER, paths.GROUP, 0o750)
+    if settings["patch_cache_on"]:
+        system.ensure_dir(paths.CACHE_DIR, paths.USER, paths.GROUP, 0o750)
+    # 0640 root:livepatch: the file holds the database password.
+    system.write_file(paths.CONFIG_FILE, config_text, "root", paths.GROUP, 0o640)
+    written = system.write_file(paths.UNIT_FILE, unit_text, "root", "root", 0o644)
+    # data_changed also covers a hook that died after writing, before the reload.
+    if data_changed(UNIT_FILE_KEY, unit_text) or written:
+        service.daemon_reload()
+        service.enable()
+
+
+def _schema(is_leader):
+    state = schema.version()
+    if is_leader and state.empty and state.required:
+        # A fresh database: the leader sets it up. Later upgrades wait for the operator.
+        status.set_status("maintenance", "initialising the database schema")
+        state = schema.upgrade()
+    if is_leader and not state.upgrade_required and not state.ahead:
+        leader.record_schema_version(state.current)
+    return schema.SchemaState(*state)
+
+
+def _restart_if_needed(config_text, unit_text):
+    """Restart when what the service runs with changed: config, unit, venv, schema."""
+    inputs = "\0".join([config_text, unit_text, bootstrap.venv_id(), leader.schema_version()])
+    changed = data_changed(RESTART_KEY, hashlib.sha256(inputs.encode("utf-8")).hexdigest())
+    if not changed and service.is_active():
+        return False
+    status.set_status("maintenance", "restarting livepatch")
+    service.restart()
+    return True
+
+
+def _stop_if_running():
+    if service.is_active():
+        status.set_status("maintenance", "stopping livepatch: no database")
+        service.stop()
+
+
+def pause():
+    """Before a series upgrade: stop serving until post-series-upgrade."""
+    if service.is_active():
+        service.stop()
+
+
+def remove():
+    """The unit is going away: stop and remove the service and its secrets."""
+    if service.is_active():
+        service.stop()
+    try:
+        service.disable()
+    except system.CommandFailed as exc:
+        hookenv.log(f"disabling livepatch: {exc}", hookenv.DEBUG)
+    for path in (paths.UNIT_FILE, paths.CONFIG_FILE):
+        if os.path.exists(path):
+            os.remove(path)
+    service.daemon_reload()
+    network.unexpose()
+
+
+def run_reactive():
+    """Let the reactive handlers converge the unit (used by actions after they change things)."""
+    from charms.reactive import main
+
+    from . import configflags
+
+    configflags.register()
+    main()

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# `make build`: the deployable livepatch charm in build/livepatch.
+#
+# 1. Stage the layer: every tracked or untracked-but-not-ignored file (so .venv,
+#    build/ and the like never get copied), with docs/charm-README.md as the
+#    charm's README. charm build refuses an output dir inside its source, and the
+#    stage also keeps it from walking .venv.
+# 2. `charm build` with charm-tools (own venv under build/.tools) against the
+#    local interfaces/ only. It runs `charm proof`, whose warnings fail the build.
+# 3. Complete the wheelhouse with BINARY wheels for every Python the charm runs on
+#    (3.10 on 22.04, 3.12 on 24.04, and this machine's), for the hooks
+#    (wheelhouse.txt) and the server (pyproject.toml): units are often
+#    air-gapped, with no compiler and no index. uv resolves per target Python,
+#    because pip evaluates environment markers for the Python it runs on.
+# 4. Swap the result into build/livepatch.
+# Nothing is rebuilt when the staged inputs are those of the last build.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+OUT=$ROOT/build/livepatch
+STAMP=$ROOT/build/.livepatch-inputs.sha256
+TOOLS=$ROOT/build/.tools
+PYTHON=${PYTHON:-python3}
+TOOLS_SPEC="charm-tools==3.0.9 uv==0.13.9"
+TARGET_PYTHONS="3.10 3.12"   # Ubuntu 22.04 and 24.04
+GLIBC_MINOR_MAX=35           # manylinux_2_35: glibc of 22.04, the older of the two
+UV_PLATFORM=x86_64-manylinux_2_$GLIBC_MINOR_MAX
+
+log() { printf "==> [%3ds] %s\n" "$SECONDS" "$*" >&2; }
+die() { printf 'build-charm: %s\n' "$*" >&2; exit 1; }
+
+command -v git >/dev/null && git rev-parse --git-dir >/dev/null 2>&1 \
+  || die "needs a git checkout (the stage is made from git ls-files)"
+[ -f docs/charm-README.md ] || die "docs/charm-README.md is missing"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/livepatch-charm.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+STAGE=$WORK/livepatch
+mkdir -p "$STAGE"
+
+# --- 1. stage -------------------------------------------------------------------
+git ls-files -z --cached --others --exclude-standard \
+  | while IFS= read -r -d '' f; do
+      if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\0' "$f"; fi   # skip deleted files
+    done \
+  | xargs -0 cp -P --parents -t "$STAGE"
+cp docs/charm-README.md "$STAGE/README.md"
+
+inputs_hash() {
+  {
+    (cd "$STAGE" && find . \( -type f -o -type l \) -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+    sha256sum scripts/build-charm.sh
+    echo "$TOOLS_SPEC $TARGET_PYTHONS $UV_PLATFORM $("$PYTHON" -c 'import sys; print(sys.version_info[:2])')"
+  } | sha256sum | cut -d' ' -f1
+}
+HASH=$(inputs_hash)
+if [ -d "$OUT" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$HASH" ]; then
+  log "build/livepatch is up to date"
+  exit 0
+fi
+
+# --- 2. tools -------------------------------------------------------------------
+if [ ! -x "$TOOLS/bin/charm-build" ] || [ "$(cat "$TOOLS/.spec" 2>/dev/null)" != "$TOOLS_SPEC" ]; then
+  log "installing build tools: $TOOLS_SPEC"
+  rm -rf "$TOOLS"
+  "$PYTHON" -m venv "$TOOLS"
+  # shellcheck disable=SC2086
+  "$TOOLS/bin/pip" install --quiet --disable-pip-version-check $TOOLS_SPEC > "$WORK/tools.log" 2>&1 \
+    || { cat "$WORK/tools.log" >&2; die "could not install $TOOLS_SPEC"; }
+  echo "$TOOLS_SPEC" > "$TOOLS/.spec"
+fi
+export PATH="$TOOLS/bin:$PATH"   # charm build runs `virtualenv` from PATH
+HOST_PYTHON=$("$TOOLS/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+
+# --- 3. charm build ---------------------------------------------------------------
+log "charm build (interfaces from ./interfaces)"
+mkdir -p "$WORK/layers"   # no local layers: a missing layer must fail, not be fetched
+if ! CHARM_INTERFACES_DIR="$STAGE/interfaces" CHARM_LAYERS_DIR="$WORK/layers" CHARM_HIDE_METRICS=1 \
+     charm-build --hide-metrics --binary-wheels --no-report --log-level WARNING \
+       --cache-dir "$WORK/cache" --output-dir "$WORK/out" "$STAGE"; then
+  die "charm build failed (charm proof warnings count as failures; see above)"
+fi
+CHARM=$WORK/out/livepatch
+WHEELHOUSE=$CHARM/wheelhouse
+[ -f "$CHARM/hooks/install" ] || die "charm build produced no hooks"
+
+# --- 4. wheelhouse: binary wheels for every target Python ------------------------
+PLATFORM_ARGS=(--platform manylinux2014_x86_64)
+for minor in $(seq 17 "$GLIBC_MINOR_MAX"); do PLATFORM_ARGS+=(--platform "manylinux_2_${minor}_x86_64"); done
+{ grep -v '^\s*#' "$STAGE/wheelhouse.txt"; echo pip; } > "$WORK/requirements.in"
+PYTHONS=$(printf '%s\n' $TARGET_PYTHONS "$HOST_PYTHON" | sort -u -V)
+for py in $PYTHONS; do
+  log "wheels for Python $py"
+  uv pip compile --quiet --no-header --no-annotate --no-config \
+    --python-version "$py" --python-platform "$UV_PLATFORM" --find-links "$WHEELHOUSE" \
+    --output-file "$WORK/pins-$py.txt" "$STAGE/pyproject.toml" "$WORK/requirements.in"
+  PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS="" PIP_CONSTRAINT="" "$TOOLS/bin/pip" download \
+    --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+    --implementation cp --python-version "$py" "${PLATFORM_ARGS[@]}" \
+    --find-links "$WHEELHOUSE" --dest "$WHEELHOUSE" --requirement "$WORK/pins-$py.txt"
+done
+
+# Keep exactly the pinned wheels; charm build may have resolved other versions.
+"$TOOLS/bin/python" - "$WHEELHOUSE" "$WORK"/pins-*.txt <<'PY'
+import os, re, sys
+norm = lambda name: re.sub(r"[-_.]+", "-", name).lower()
+wheelhouse, pin_files = sys.argv[1], sys.argv[2:]
+wanted = set()
+for pin_file in pin_files:
+    for line in open(pin_file):
+        line = line.split("#")[0].strip()
+        if "==" in line:
+            name, version = line.split("==", 1)
+            wanted.add((norm(name), version.split(";")[0].strip()))
+for entry in sorted(os.listdir(wheelhouse)):
+    parts = entry.split("-")
+    if not entry.endswith(".whl"):
+        sys.exit(f"build-charm: {entry} in the wheelhouse is not a wheel")
+    if (norm(parts[0]), parts[1]) not in wanted:
+        os.remove(os.path.join(wheelhouse, entry))
+PY
+
+# --- 5. swap into place ------------------------------------------------------------
+mkdir -p "$ROOT/build"
+rm -rf "$OUT.old"
+if [ -d "$OUT" ]; then mv "$OUT" "$OUT.old"; fi
+mv "$CHARM" "$OUT"
+rm -rf "$OUT.old"
+echo "$HASH" > "$STAMP"
+log "built $OUT ($(ls "$OUT/wheelhouse" | wc -l) wheels for Python $(echo $PYTHONS | tr ' ' ','))"
