@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 CHARM_DEPS := $(VENV)/.charm-deps
 
-.PHONY: run test test-server test-unit build clean system-deps
+.PHONY: run test test-server test-unit build bench clean system-deps
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ build:
 $(CHARM_DEPS): wheelhouse.txt $(STAMP)
 	$(PIP) install -q -r wheelhouse.txt
 	touch $@
+
+## make bench: check-in and download throughput of a real server process, against a reference
+bench: $(STAMP)
+	$(PY) bench/bench_server.py
 
 # System packages the tests need (haproxy for the end-to-end tests).
 system-deps:
