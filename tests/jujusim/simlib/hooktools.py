@@ -1,0 +1,730 @@
+"""The hook tools: one multi-call program.
+
+Each unit has /var/lib/juju/tools/unit-<app>-<n>/ on its PATH (like Juju); every
+tool there is a symlink to a small shell shim that runs
+
+    python -I hooktools.py <model dir> <unit> <tool name> ARGS...
+
+Argument parsing follows Juju's (gnuflag): flags and positional arguments may be
+interspersed, `--flag=value`, `--flag value`, `-r value`; `--format` takes smart
+(the default), json or yaml; `-o/--output FILE` writes to a file. Errors print
+`ERROR <message>` on stderr and exit 1 (2 for usage errors), like Juju.
+
+Every tool needs the hook context of a running hook or action (JUJU_CONTEXT_ID).
+"""
+
+import json
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from simlib import ops  # noqa: E402
+from simlib.charmmeta import effective_config  # noqa: E402
+from simlib.model import Model, SimError, now, unit_app  # noqa: E402
+
+VALID_STATUSES = ("maintenance", "blocked", "waiting", "active")
+ACTION_KEY_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
+RESERVED_ACTION_KEYS = ("stdout", "stdout-encoding", "stderr", "stderr-encoding")
+
+
+MODEL_DIR = None
+
+
+def _yaml():
+    """PyYAML, imported only when needed (the tools run with python -S for a fast start)."""
+    try:
+        import yaml
+    except ImportError:
+        try:
+            extra = open(os.path.join(MODEL_DIR, "pylib.path")).read().split()
+        except (OSError, TypeError):
+            extra = []
+        sys.path.extend(extra)
+        import yaml
+    return yaml
+
+
+class ToolError(Exception):
+    code = 1
+
+
+class UsageError(ToolError):
+    code = 2
+
+
+# --------------------------------------------------------------------------
+# argument parsing and output
+
+COMMON_FLAGS = {"--format": ("format", True), "-o": ("output", True), "--output": ("output", True)}
+
+
+def parse(args, flags):
+    table = dict(COMMON_FLAGS)
+    table.update(flags)
+    opts, pos = {}, []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            pos.extend(args[i + 1:])
+            break
+        if arg.startswith("-") and arg != "-" and not re.match(r"^-\d", arg):
+            name, eq, value = arg.partition("=")
+            if name not in table:
+                raise UsageError("flag provided but not defined: %s" % name)
+            key, takes_value = table[name]
+            if takes_value:
+                if not eq:
+                    i += 1
+                    if i >= len(args):
+                        raise UsageError("flag needs an argument: %s" % name)
+                    value = args[i]
+                opts[key] = value
+            else:
+                opts[key] = (value.lower() not in ("false", "0")) if eq else True
+        else:
+            pos.append(arg)
+        i += 1
+    return opts, pos
+
+
+def _smart(value):
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, (list, tuple)):
+        return "\n".join(_smart(v) for v in value)
+    if isinstance(value, dict):
+        yaml = _yaml()
+        return yaml.safe_dump(value, default_flow_style=False).rstrip("\n")
+    return str(value)
+
+
+def emit(value, opts):
+    fmt = opts.get("format") or "smart"
+    if fmt == "json":
+        text = json.dumps(value) + "\n"
+    elif fmt == "yaml":
+        yaml = _yaml()
+        text = "" if value is None else yaml.safe_dump(value, default_flow_style=False)
+    elif fmt == "smart":
+        text = _smart(value)
+        text = text + "\n" if text else ""
+    else:
+        raise UsageError('invalid value "%s" for flag --format: unknown format' % fmt)
+    if opts.get("output"):
+        with open(opts["output"], "w") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+
+
+# --------------------------------------------------------------------------
+# the hook context
+
+class Hook:
+    def __init__(self, model, unit, st, tool):
+        self.model = model
+        self.unit = unit
+        self.app = unit_app(unit)
+        self.st = st
+        self.tool = tool
+        cid = os.environ.get("JUJU_CONTEXT_ID")
+        if not cid:
+            raise ToolError("JUJU_CONTEXT_ID not set")
+        ctx = st["contexts"].get(cid)
+        if ctx is None or ctx["unit"] != unit:
+            raise ToolError('bad context id "%s": no hook or action is running with it' % cid)
+        self.cid = cid
+        self.ctx = ctx
+
+    @property
+    def u(self):
+        return self.st["units"][self.unit]
+
+    @property
+    def a(self):
+        return self.st["applications"][self.app]
+
+    @property
+    def is_leader(self):
+        return self.a["leader"] == self.unit
+
+    def relation(self, opts):
+        rid = opts.get("relation") or os.environ.get("JUJU_RELATION_ID")
+        if not rid:
+            raise ToolError("no relation id specified")
+        try:
+            return ops.find_relation(self.st, self.unit, rid)
+        except SimError as e:
+            raise UsageError(str(e))
+
+    def action(self):
+        aid = self.ctx.get("action_id")
+        if not aid or self.ctx["kind"] != "action":
+            raise ToolError("%s can only be used in an action" % self.tool)
+        return self.st["actions"][aid]
+
+
+def _kv_args(pos, what):
+    out = {}
+    for arg in pos:
+        if "=" not in arg:
+            raise UsageError('expected "key=value", got "%s"' % arg)
+        key, value = arg.split("=", 1)
+        if not key:
+            raise UsageError('expected "key=value", got "%s"' % arg)
+        out[key] = value
+    return out
+
+
+# --------------------------------------------------------------------------
+# tools
+
+def t_config_get(h, args):
+    opts, pos = parse(args, {"--all": ("all", False), "-a": ("all", False)})
+    if len(pos) > 1:
+        raise UsageError("unrecognized args: %s" % pos[1:])
+    eff = effective_config(h.a["charm"]["options"], h.a["config"])
+    if pos:
+        emit(eff.get(pos[0]), opts)
+    elif opts.get("all"):
+        emit(eff, opts)
+    else:
+        emit({k: v for k, v in eff.items() if v is not None}, opts)
+
+
+def t_relation_ids(h, args):
+    opts, pos = parse(args, {})
+    name = pos[0] if pos else os.environ.get("JUJU_RELATION")
+    if not name:
+        raise UsageError("no endpoint name specified")
+    out = []
+    for rel in sorted(ops.relations_of_app(h.st, h.app), key=lambda r: r["id"]):
+        side = ops.rel_side(rel, h.app)
+        if side["endpoint"] == name and ops.relation_visible(rel, h.unit):
+            out.append(ops.rid_for(rel, h.app))
+    emit(out, opts)
+
+
+def t_relation_list(h, args):
+    opts, pos = parse(args, {"-r": ("relation", True), "--relation": ("relation", True),
+                             "--app": ("app", False)})
+    if pos:
+        raise UsageError("unrecognized args: %s" % pos)
+    rel = h.relation(opts)
+    if opts.get("app"):
+        emit(ops.rel_remote_app(rel, h.app), opts)
+        return
+    emit(list(rel["scope"].get(h.unit, [])), opts)
+
+
+def _pending(cur, changes):
+    return ops._apply(cur, changes)
+
+
+def t_relation_get(h, args):
+    opts, pos = parse(args, {"-r": ("relation", True), "--relation": ("relation", True),
+                             "--app": ("app", False)})
+    rel = h.relation(opts)
+    rid = str(rel["id"])
+    key = pos[0] if pos else "-"
+    target = pos[1] if len(pos) > 1 else None
+    if len(pos) > 2:
+        raise UsageError("unrecognized args: %s" % pos[2:])
+    if opts.get("app"):
+        target = target or os.environ.get("JUJU_REMOTE_APP")
+        if not target:
+            raise UsageError("no application specified")
+        if target == h.app:
+            # a unit may read its own application's data only as the leader, except on
+            # a peer relation, where every unit reads it (only the leader writes)
+            if not h.is_leader and not rel["peer"]:
+                raise ToolError("permission denied")
+            data = _pending(rel["app_settings"].get(h.app, {}),
+                            h.ctx["rel_app"].get(rid, {}))
+        elif target == ops.rel_remote_app(rel, h.app):
+            data = rel["app_settings"].get(target, {})
+        else:
+            raise ToolError('application "%s" is not in relation %s' % (target, ops.rid_for(rel, h.app)))
+    else:
+        target = target or os.environ.get("JUJU_REMOTE_UNIT")
+        if not target:
+            raise UsageError("no unit id specified")
+        if target == h.unit:
+            data = _pending(rel["settings"].get(h.unit, {}), h.ctx["rel_unit"].get(rid, {}))
+        elif target in rel["settings"]:
+            data = rel["settings"][target]
+        else:
+            raise ToolError('cannot read settings for unit "%s" in relation "%s": unit "%s": '
+                            'settings not found' % (target, ops.rid_for(rel, h.app), target))
+    emit(dict(data) if key == "-" else data.get(key), opts)
+
+
+RELATION_SET_HELP = """Usage: relation-set [options] key=value [key=value ...]
+
+Summary:
+set relation settings
+
+Options:
+--app  (= false)
+    pick whether you are setting "application" settings or "unit" settings
+--file  (= )
+    file containing key-value pairs
+--format (= "")
+    deprecated format flag
+-r, --relation  (= %s)
+    specify a relation by id
+
+Details:
+"relation-set" writes the local unit's settings for some relation. If no
+relation is specified then the current relation is used. The setting values
+are not inspected and are stored as strings. Setting an empty string causes
+the setting to be removed. Duplicate settings are not allowed.
+
+If --file is given, it names a YAML file with a map of keys to values
+(or "-" for standard input); key=value arguments override it.
+"""
+
+
+def t_relation_set(h, args):
+    opts, pos = parse(args, {"-r": ("relation", True), "--relation": ("relation", True),
+                             "--app": ("app", False), "--file": ("file", True)})
+    rel = h.relation(opts)
+    rid = str(rel["id"])
+    changes = {}
+    if opts.get("file"):
+        yaml = _yaml()
+        path = opts["file"]
+        try:
+            raw = sys.stdin.read() if path == "-" else open(path).read()
+        except OSError as e:
+            raise ToolError("cannot read settings file: %s" % e)
+        try:
+            data = yaml.safe_load(raw)
+        except yaml.YAMLError as e:
+            raise ToolError("cannot parse settings file: %s" % e)
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ToolError("expected YAML map of settings, got %s" % type(data).__name__)
+        for key, value in data.items():
+            if isinstance(value, (dict, list)):
+                raise ToolError('value of "%s" is not a string' % key)
+            if value is None:
+                changes[str(key)] = None
+            elif isinstance(value, bool):
+                changes[str(key)] = "true" if value else "false"
+            else:
+                changes[str(key)] = str(value)
+    changes.update(_kv_args(pos, "setting"))
+    if not changes and not opts.get("file"):
+        raise UsageError("no settings specified")
+    bucket = "rel_app" if opts.get("app") else "rel_unit"
+    if opts.get("app") and not h.is_leader:
+        raise ToolError("cannot write relation settings: permission denied (unit is not the leader)")
+    h.ctx[bucket].setdefault(rid, {}).update(changes)
+
+
+def _address(h):
+    return h.u["address"]
+
+
+def t_unit_get(h, args):
+    opts, pos = parse(args, {})
+    if len(pos) != 1:
+        raise UsageError("expected a single setting: private-address or public-address")
+    if pos[0] not in ("private-address", "public-address"):
+        raise ToolError('unknown setting "%s"' % pos[0])
+    emit(_address(h), opts)
+
+
+def _network_info(h):
+    addr = _address(h)
+    cidr = h.st["subnet"] + ".0/24"
+    return {
+        "bind-addresses": [{
+            "mac-address": "", "interface-name": "lo",
+            "macaddress": "", "interfacename": "lo",
+            "addresses": [{"hostname": "", "address": addr, "value": addr, "cidr": cidr}],
+        }],
+        "egress-subnets": [addr + "/32"],
+        "ingress-addresses": [addr],
+    }
+
+
+def t_network_get(h, args):
+    flags = {"-r": ("relation", True), "--relation": ("relation", True),
+             "--ingress-address": ("ingress-address", False),
+             "--bind-address": ("bind-address", False),
+             "--egress-subnets": ("egress-subnets", False),
+             "--primary-address": ("primary-address", False)}
+    opts, pos = parse(args, flags)
+    if len(pos) != 1:
+        raise UsageError("no arguments specified" if not pos else "too many arguments")
+    binding = pos[0]
+    charm = h.a["charm"]
+    if opts.get("relation"):
+        h.relation(opts)
+    if binding not in charm["endpoints"] and binding not in charm["extra_bindings"]:
+        raise ToolError('no network config found for binding "%s"' % binding)
+    info = _network_info(h)
+    addr = _address(h)
+    picked = {}
+    for key, value in (("primary-address", addr), ("bind-address", addr),
+                       ("ingress-address", addr), ("egress-subnets", info["egress-subnets"])):
+        if opts.get(key):
+            picked[key] = value
+    if len(picked) == 1:
+        emit(list(picked.values())[0], opts)
+    elif picked:
+        emit(picked, opts)
+    else:
+        emit(info, opts)
+
+
+def t_status_set(h, args):
+    opts, pos = parse(args, {"--application": ("application", False)})
+    if not pos:
+        raise UsageError("invalid args, require <status> [message] [data]")
+    status = pos[0]
+    if status not in VALID_STATUSES:
+        raise UsageError('invalid status "%s", expected one of [%s]' % (status, " ".join(VALID_STATUSES)))
+    message = pos[1] if len(pos) > 1 else ""
+    entry = {"status": status, "message": message, "since": now()}
+    if opts.get("application"):
+        if not h.is_leader:
+            raise ToolError("this unit is not the leader")
+        h.a["status"] = entry
+    else:
+        h.u["workload"] = entry
+
+
+def t_status_get(h, args):
+    opts, pos = parse(args, {"--include-data": ("include-data", False),
+                             "--application": ("application", False)})
+
+    def view(entry):
+        return {"status": entry["status"], "message": entry["message"], "status-data": {}}
+
+    if opts.get("application"):
+        if not h.is_leader:
+            raise ToolError("finding application status: this unit is not the leader")
+        entry = h.a["status"] or {"status": "unknown", "message": ""}
+        out = view(entry)
+        out["units"] = {u: view(h.st["units"][u]["workload"]) for u in h.a["units"]
+                        if u in h.st["units"]}
+        emit({"application-status": out}, opts)
+        return
+    entry = view(h.u["workload"])
+    if pos:
+        emit(entry.get(pos[0]), opts)
+    elif opts.get("include-data"):
+        emit(entry, opts)
+    else:
+        emit(entry["status"], opts)
+
+
+def t_juju_log(h, args):
+    level = "INFO"
+    msg = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg in ("-l", "--log-level") and i + 1 < len(args) and not msg:
+            level = args[i + 1].upper()
+            i += 2
+            continue
+        if arg.startswith("--log-level=") and not msg:
+            level = arg.split("=", 1)[1].upper()
+        elif arg == "--debug" and not msg:
+            level = "DEBUG"
+        elif arg.startswith("--format") and not msg:
+            if arg == "--format":
+                i += 1
+        elif arg == "--" and not msg:
+            msg.extend(args[i + 1:])
+            break
+        else:
+            msg.append(arg)
+        i += 1
+    if not msg:
+        raise UsageError("no message specified")
+    text = " ".join(msg)
+    prefix = ""
+    if os.environ.get("JUJU_RELATION_ID"):
+        prefix = os.environ["JUJU_RELATION_ID"] + ": "
+    for line in (text.splitlines() or [""]):
+        h.model.log(h.unit, "juju-log %s %s%s" % (level, prefix, line))
+
+
+def t_is_leader(h, args):
+    opts, pos = parse(args, {})
+    emit(h.is_leader, opts)
+
+
+def t_leader_get(h, args):
+    opts, pos = parse(args, {})
+    key = pos[0] if pos else "-"
+    data = h.a["leader_data"]
+    emit(dict(data) if key == "-" else data.get(key), opts)
+
+
+def t_leader_set(h, args):
+    opts, pos = parse(args, {"--file": ("file", True)})
+    if not h.is_leader:
+        raise ToolError("cannot write leadership settings: cannot write settings: not the leader")
+    changes = _kv_args(pos, "setting")
+    cur = h.a["leader_data"]
+    new = ops._apply(cur, changes)
+    if new != cur:
+        h.a["leader_data"] = new
+        ops.leader_settings_changed(h.st, h.app, h.unit)
+
+
+def _dig(data, dotted):
+    for part in dotted.split("."):
+        if not isinstance(data, dict) or part not in data:
+            return None
+        data = data[part]
+    return data
+
+
+def t_action_get(h, args):
+    opts, pos = parse(args, {})
+    act = h.action()
+    if len(pos) > 1:
+        raise UsageError("too many arguments")
+    emit(_dig(act["params"], pos[0]) if pos else act["params"], opts)
+
+
+def t_action_set(h, args):
+    opts, pos = parse(args, {})
+    act = h.action()
+    pairs = _kv_args(pos, "result")
+    if not pairs:
+        raise UsageError("no key=value pairs specified")
+    for key in pairs:
+        parts = key.split(".")
+        for part in parts:
+            if not ACTION_KEY_RE.match(part):
+                raise ToolError('key "%s" must start and end with lowercase alphanumeric, and '
+                                'contain only lowercase alphanumeric and hyphens' % key)
+        if parts[0] in RESERVED_ACTION_KEYS:
+            raise ToolError('cannot set reserved action key "%s"' % key)
+    for key, value in pairs.items():
+        node = act["results"]
+        parts = key.split(".")
+        for part in parts[:-1]:
+            if not isinstance(node.get(part), dict):
+                node[part] = {}
+            node = node[part]
+        node[parts[-1]] = value
+
+
+def t_action_fail(h, args):
+    opts, pos = parse(args, {})
+    act = h.action()
+    act["failed"] = True
+    act["message"] = " ".join(pos) if pos else "action failed without reason given"
+
+
+def t_action_log(h, args):
+    opts, pos = parse(args, {})
+    act = h.action()
+    if not pos:
+        raise UsageError("no message specified")
+    text = " ".join(pos)
+    act.setdefault("log", []).append({"timestamp": now(), "message": text})
+    h.model.log(h.unit, "action-log %s" % text)
+
+
+def _port_spec(arg):
+    arg = arg.lower()
+    if arg == "icmp":
+        return "icmp"
+    port, _, proto = arg.partition("/")
+    proto = proto or "tcp"
+    if proto not in ("tcp", "udp"):
+        raise UsageError('invalid protocol "%s", expected "tcp", "udp", or "icmp"' % proto)
+    ends = port.split("-")
+    try:
+        nums = [int(x) for x in ends]
+    except ValueError:
+        raise UsageError('invalid port "%s"' % port)
+    if len(nums) > 2 or any(n < 1 or n > 65535 for n in nums) or (len(nums) == 2 and nums[0] > nums[1]):
+        raise UsageError('invalid port range "%s"' % port)
+    return "%s/%s" % ("-".join(str(n) for n in nums), proto)
+
+
+def _port_tool(op):
+    def tool(h, args):
+        opts, pos = parse(args, {"--endpoints": ("endpoints", True)})
+        if len(pos) != 1:
+            raise UsageError("no port or range specified" if not pos else "too many arguments")
+        h.ctx["ports"].append([op, _port_spec(pos[0])])
+    return tool
+
+
+def t_opened_ports(h, args):
+    opts, pos = parse(args, {"--endpoints": ("endpoints", False)})
+    emit(list(h.u["ports"]), opts)
+
+
+def t_application_version_set(h, args):
+    opts, pos = parse(args, {})
+    if len(pos) != 1:
+        raise UsageError("no version specified" if not pos else "too many arguments")
+    h.a["version"] = pos[0]
+
+
+def t_juju_reboot(h, args):
+    raise ToolError("juju-reboot is not supported by jujusim: the unit's machine is the test host")
+
+
+def t_goal_state(h, args):
+    opts, pos = parse(args, {})
+    units = {}
+    for unit in h.a["units"]:
+        u = h.st["units"].get(unit)
+        if u:
+            units[unit] = {"status": "dying" if u["dying"] else "active", "since": u["created"]}
+    relations = {}
+    for rel in ops.relations_of_app(h.st, h.app):
+        if rel["dying"]:
+            continue
+        ep = ops.rel_side(rel, h.app)["endpoint"]
+        entry = relations.setdefault(ep, {})
+        remote = ops.rel_remote_app(rel, h.app)
+        entry[remote] = {"status": "joined", "since": rel["created"]}
+        for unit in h.st["applications"][remote]["units"]:
+            if unit != h.unit and unit in h.st["units"]:
+                entry[unit] = {"status": "active", "since": h.st["units"][unit]["created"]}
+    emit({"units": units, "relations": relations}, opts)
+
+
+def t_resource_get(h, args):
+    opts, pos = parse(args, {})
+    raise ToolError('could not download resource: resource "%s" not found' % (pos[0] if pos else ""))
+
+
+def t_storage_list(h, args):
+    opts, pos = parse(args, {})
+    emit([], opts)
+
+
+def t_storage_get(h, args):
+    raise ToolError("no storage instance specified (jujusim has no storage)")
+
+
+def t_credential_get(h, args):
+    raise ToolError("cannot access cloud credentials: application is not trusted (jujusim)")
+
+
+def t_add_metric(h, args):
+    raise ToolError("metrics are not supported by jujusim")
+
+
+def t_state_get(h, args):
+    opts, pos = parse(args, {})
+    kv = h.u.setdefault("kv", {})
+    emit(kv.get(pos[0]) if pos else dict(kv), opts)
+
+
+def t_state_set(h, args):
+    opts, pos = parse(args, {"--file": ("file", True)})
+    kv = h.u.setdefault("kv", {})
+    kv.update(_kv_args(pos, "value"))
+
+
+def t_state_delete(h, args):
+    opts, pos = parse(args, {})
+    kv = h.u.setdefault("kv", {})
+    for key in pos:
+        kv.pop(key, None)
+
+
+TOOLS = {
+    "config-get": t_config_get,
+    "relation-ids": t_relation_ids,
+    "relation-list": t_relation_list,
+    "relation-get": t_relation_get,
+    "relation-set": t_relation_set,
+    "unit-get": t_unit_get,
+    "network-get": t_network_get,
+    "status-set": t_status_set,
+    "status-get": t_status_get,
+    "juju-log": t_juju_log,
+    "is-leader": t_is_leader,
+    "leader-get": t_leader_get,
+    "leader-set": t_leader_set,
+    "action-get": t_action_get,
+    "action-set": t_action_set,
+    "action-fail": t_action_fail,
+    "action-log": t_action_log,
+    "open-port": _port_tool("open"),
+    "close-port": _port_tool("close"),
+    "opened-ports": t_opened_ports,
+    "application-version-set": t_application_version_set,
+    "juju-reboot": t_juju_reboot,
+    "goal-state": t_goal_state,
+    "resource-get": t_resource_get,
+    "storage-list": t_storage_list,
+    "storage-get": t_storage_get,
+    "credential-get": t_credential_get,
+    "add-metric": t_add_metric,
+    "state-get": t_state_get,
+    "state-set": t_state_set,
+    "state-delete": t_state_delete,
+}
+
+READ_ONLY = {"config-get", "relation-ids", "relation-list", "relation-get", "unit-get",
+             "network-get", "status-get", "is-leader", "leader-get", "action-get",
+             "opened-ports", "goal-state", "storage-list", "state-get", "juju-log"}
+
+
+def usage(tool):
+    if tool == "relation-set":
+        return RELATION_SET_HELP % os.environ.get("JUJU_RELATION_ID", "")
+    return "Usage: %s [options] ...\n\n(jujusim hook tool; see Juju's documentation)\n" % tool
+
+
+def main(argv):
+    if len(argv) < 4:
+        sys.stderr.write("usage: hooktools.py MODEL UNIT TOOL [ARGS]\n")
+        return 2
+    global MODEL_DIR
+    model_dir, unit, tool = argv[1], argv[2], argv[3]
+    MODEL_DIR = model_dir
+    args = argv[4:]
+    fn = TOOLS.get(tool)
+    if fn is None:
+        sys.stderr.write("ERROR unknown hook tool %s\n" % tool)
+        return 2
+    if "--help" in args or "-h" in args:
+        sys.stdout.write(usage(tool))
+        return 0
+    model = Model(model_dir)
+    try:
+        if tool in READ_ONLY:
+            st = model.read()
+            fn(Hook(model, unit, st, tool), args)
+        else:
+            with model.locked() as st:
+                fn(Hook(model, unit, st, tool), args)
+    except ToolError as e:
+        sys.stderr.write("ERROR %s\n" % e)
+        return e.code
+    except SimError as e:
+        sys.stderr.write("ERROR %s\n" % e)
+        return 1
+    except BrokenPipeError:
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

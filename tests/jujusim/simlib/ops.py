@@ -1,0 +1,669 @@
+"""The model's event logic, as pure functions on the state document.
+
+Every function here runs with the model lock held (Model.locked()) and only changes
+the state dict it is given. The controller runs what ends up in the unit queues.
+
+Juju semantics kept here:
+- a unit's queue runs in order, one event at a time; a failed hook stops the queue
+  (actions and `exec` still run) until `resolved`;
+- deploy/add-unit: install, relation-created (existing relations), leader-elected on
+  the leader or leader-settings-changed, config-changed, start, then
+  relation-joined + relation-changed for every remote unit, on both sides;
+- relation data: unit settings per unit per relation; application settings
+  writable only by the leader; a hook's relation-set calls are committed when it
+  exits 0 (discarded when it fails); a commit queues relation-changed on every
+  remote unit that has the writer in scope (JUJU_REMOTE_UNIT = writer), or, for
+  application data, on every remote unit that has a unit of that application in
+  scope (JUJU_REMOTE_UNIT empty, JUJU_REMOTE_APP = writer's application);
+- relation-list shows the remote units whose relation-joined has started here and
+  whose relation-departed has not;
+- remove-relation: departed for every remote unit in scope, then broken;
+  remove-unit: departed on both sides, broken on the unit, stop, removal, and a new
+  leader (leader-elected) when the leader went;
+- leader-set queues leader-settings-changed on the other units; a config change
+  queues config-changed on every unit.
+"""
+
+import re
+
+from .charmmeta import effective_config
+from .model import JUJU_VERSION, SimError, now, unit_app, unit_number
+
+COALESCED_HOOKS = ("config-changed", "leader-settings-changed", "update-status")
+
+
+def new_state(name, subnet, private_paths, hook_timeout, extra_path, cgroup):
+    import uuid
+    return {
+        "name": name,
+        "uuid": str(uuid.uuid4()),
+        "created": now(),
+        "juju_version": JUJU_VERSION,
+        "subnet": subnet,
+        "private_paths": list(private_paths),
+        "hook_timeout": hook_timeout,
+        "extra_path": extra_path,
+        "cgroup": cgroup,
+        "destroying": False,
+        "destroyed": False,
+        "counters": {"machine": 0, "relation": 0, "seq": 0, "action": 0, "context": 0},
+        "applications": {},
+        "units": {},
+        "relations": {},
+        "actions": {},
+        "contexts": {},
+        "host_paths_created": [],
+    }
+
+
+# --------------------------------------------------------------------------
+# lookups
+
+def app_of(st, app):
+    try:
+        return st["applications"][app]
+    except KeyError:
+        raise SimError('application "%s" not found' % app)
+
+
+def unit_of(st, unit):
+    try:
+        return st["units"][unit]
+    except KeyError:
+        raise SimError('unit "%s" not found' % unit)
+
+
+def resolve_unit(st, name):
+    """'app/0' or 'app/leader'."""
+    if "/" not in name:
+        raise SimError('"%s" is not a unit name (app/N or app/leader)' % name)
+    app, num = name.split("/", 1)
+    if num == "leader":
+        leader = app_of(st, app)["leader"]
+        if not leader:
+            raise SimError('application "%s" has no leader' % app)
+        return leader
+    unit_of(st, name)
+    return name
+
+
+def alive_units(st, app):
+    return [u for u in app_of(st, app)["units"]
+            if u in st["units"] and not st["units"][u]["dying"]]
+
+
+def rel_side(rel, app):
+    """The endpoint entry of `app` in relation `rel` (None if not part of it)."""
+    for ep in rel["endpoints"]:
+        if ep["app"] == app:
+            return ep
+    return None
+
+
+def rel_remote_app(rel, app):
+    if rel["peer"]:
+        return app
+    for ep in rel["endpoints"]:
+        if ep["app"] != app:
+            return ep["app"]
+    return None
+
+
+def rid_for(rel, app):
+    return "%s:%d" % (rel_side(rel, app)["endpoint"], rel["id"])
+
+
+def rel_other_units(st, rel, unit):
+    """Units on the other side of the relation (other units of the app for peers)."""
+    app = unit_app(unit)
+    other = rel_remote_app(rel, app)
+    return [u for u in app_of(st, other)["units"] if u != unit and u in st["units"]]
+
+
+def find_relation(st, unit, rid):
+    """A relation id from a hook tool ('db:3' or '3') as seen by `unit`."""
+    num = str(rid).rsplit(":", 1)[-1]
+    rel = st["relations"].get(num)
+    if rel is None or rel_side(rel, unit_app(unit)) is None:
+        raise SimError('invalid value "%s" for option -r: relation not found' % rid)
+    return rel
+
+
+def relation_visible(rel, unit):
+    if unit in rel.get("left", []):
+        return False
+    return (not rel["dying"]) or unit in rel["scope"]
+
+
+def relations_of_app(st, app):
+    return [r for r in st["relations"].values() if rel_side(r, app) is not None]
+
+
+# --------------------------------------------------------------------------
+# queue
+
+def enqueue(st, unit, hook=None, kind="hook", **fields):
+    u = st["units"][unit]
+    ev = {"kind": kind, "hook": hook}
+    ev.update(fields)
+    if kind == "hook":
+        for pending in u["queue"]:
+            if pending["kind"] != "hook" or pending["hook"] != hook:
+                continue
+            if hook in COALESCED_HOOKS:
+                return pending
+            if hook.endswith("-relation-changed") and all(
+                    pending.get(k) == ev.get(k) for k in ("rid", "remote_unit", "remote_app")):
+                return pending
+    st["counters"]["seq"] += 1
+    ev["seq"] = st["counters"]["seq"]
+    u["queue"].append(ev)
+    return ev
+
+
+def _rel_hook(st, unit, rel, suffix, remote_unit="", departing=None):
+    app = unit_app(unit)
+    ep = rel_side(rel, app)
+    remote_app = rel_remote_app(rel, app)
+    fields = {"rid": str(rel["id"]), "endpoint": ep["endpoint"],
+              "remote_unit": remote_unit or "", "remote_app": remote_app}
+    if departing:
+        fields["departing"] = departing
+    return enqueue(st, unit, "%s-relation-%s" % (ep["endpoint"], suffix), **fields)
+
+
+def drop_events(st, unit, pred):
+    u = st["units"].get(unit)
+    if u:
+        u["queue"] = [e for e in u["queue"] if not pred(e)]
+
+
+# --------------------------------------------------------------------------
+# applications and units
+
+APP_NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]*[a-z][a-z0-9]*)*$")
+
+
+def deploy(st, app, charm, charm_src, config, num_units):
+    if not APP_NAME_RE.match(app):
+        raise SimError('invalid application name "%s"' % app)
+    if app in st["applications"]:
+        raise SimError('application "%s" already exists' % app)
+    st["applications"][app] = {
+        "charm": charm,
+        "charm_src": charm_src,
+        "charm_rev": 0,
+        "config": dict(config),
+        "leader": None,
+        "leader_data": {},
+        "units": [],
+        "next_unit": 0,
+        "version": "",
+        "status": None,
+        "exposed": False,
+    }
+    for name, ep in charm["endpoints"].items():
+        if ep["role"] == "peers":
+            _new_relation(st, [{"app": app, "endpoint": name, "role": "peers",
+                                "interface": ep["interface"]}], peer=True)
+    return [add_unit(st, app) for _ in range(num_units)]
+
+
+def _address(st, machine):
+    host = int(machine) + 1
+    if host > 254:
+        raise SimError("no more addresses in %s.0/24" % st["subnet"])
+    return "%s.%d" % (st["subnet"], host)
+
+
+def add_unit(st, app):
+    a = app_of(st, app)
+    unit = "%s/%d" % (app, a["next_unit"])
+    a["next_unit"] += 1
+    machine = str(st["counters"]["machine"])
+    st["counters"]["machine"] += 1
+    st["units"][unit] = {
+        "app": app,
+        "machine": machine,
+        "address": _address(st, machine),
+        "workload": {"status": "waiting", "message": "waiting for machine", "since": now()},
+        "agent": {"status": "allocating", "message": "", "since": now()},
+        "queue": [],
+        "running": None,
+        "error": None,
+        "ports": [],
+        "dying": False,
+        "started": False,
+        "charm_rev": a["charm_rev"],
+        "kv": {},
+        "created": now(),
+    }
+    a["units"].append(unit)
+    # copies the charm into the unit's charm dir
+    enqueue(st, unit, None, kind="deploy-charm", rev=a["charm_rev"], src=a["charm_src"])
+    enqueue(st, unit, "install")
+    rels = [r for r in relations_of_app(st, app) if not r["dying"]]
+    for rel in rels:
+        _enter(st, rel, unit)
+    if a["leader"] is None:
+        a["leader"] = unit
+        enqueue(st, unit, "leader-elected")
+    else:
+        enqueue(st, unit, "leader-settings-changed")
+    enqueue(st, unit, "config-changed")
+    enqueue(st, unit, "start")
+    for rel in rels:
+        for other in rel_other_units(st, rel, unit):
+            if not st["units"][other]["dying"]:
+                _pair(st, rel, unit, other)
+    return unit
+
+
+def _initial_settings(st, unit):
+    addr = st["units"][unit]["address"]
+    return {"private-address": addr, "ingress-address": addr, "egress-subnets": addr + "/32"}
+
+
+def _enter(st, rel, unit):
+    rel["settings"].setdefault(unit, _initial_settings(st, unit))
+    _rel_hook(st, unit, rel, "created")
+
+
+def _pair(st, rel, a, b):
+    for x, y in ((a, b), (b, a)):
+        _rel_hook(st, x, rel, "joined", remote_unit=y)
+        _rel_hook(st, x, rel, "changed", remote_unit=y)
+
+
+def _new_relation(st, endpoints, peer=False):
+    st["counters"]["relation"] += 1
+    rid = st["counters"]["relation"]
+    rel = {"id": rid, "endpoints": endpoints, "peer": peer, "settings": {},
+           "app_settings": {ep["app"]: {} for ep in endpoints},
+           "scope": {}, "dying": False, "pending_broken": [], "left": [], "created": now()}
+    st["relations"][str(rid)] = rel
+    return rel
+
+
+def _parse_endpoint_arg(arg):
+    if ":" in arg:
+        app, ep = arg.split(":", 1)
+        return app, ep
+    return arg, None
+
+
+def relate(st, arg_a, arg_b):
+    app_a, ep_a = _parse_endpoint_arg(arg_a)
+    app_b, ep_b = _parse_endpoint_arg(arg_b)
+    ca = app_of(st, app_a)["charm"]
+    cb = app_of(st, app_b)["charm"]
+    pairs = []
+    for na, sa in ca["endpoints"].items():
+        if ep_a and na != ep_a:
+            continue
+        for nb, sb in cb["endpoints"].items():
+            if ep_b and nb != ep_b:
+                continue
+            roles = {sa["role"], sb["role"]}
+            if roles == {"provides", "requires"} and sa["interface"] == sb["interface"]:
+                pairs.append(((app_a, na, sa), (app_b, nb, sb)))
+    if ep_a and ep_a not in ca["endpoints"]:
+        raise SimError('application "%s" has no "%s" relation' % (app_a, ep_a))
+    if ep_b and ep_b not in cb["endpoints"]:
+        raise SimError('application "%s" has no "%s" relation' % (app_b, ep_b))
+    if not pairs:
+        raise SimError('no relations found between "%s" and "%s"' % (arg_a, arg_b))
+    if len(pairs) > 1:
+        raise SimError('ambiguous relation: "%s %s" could refer to %s' % (
+            arg_a, arg_b, "; ".join('"%s:%s %s:%s"' % (x[0], x[1], y[0], y[1]) for x, y in pairs)))
+    (xa, xn, xs), (ya, yn, ys) = pairs[0]
+    endpoints = [{"app": xa, "endpoint": xn, "role": xs["role"], "interface": xs["interface"]},
+                 {"app": ya, "endpoint": yn, "role": ys["role"], "interface": ys["interface"]}]
+    endpoints.sort(key=lambda e: e["role"] != "provides")
+    for rel in st["relations"].values():
+        if rel["peer"] or rel["dying"]:
+            continue
+        if sorted((e["app"], e["endpoint"]) for e in rel["endpoints"]) == \
+                sorted((e["app"], e["endpoint"]) for e in endpoints):
+            raise SimError("relation %s already exists" % relation_key(rel))
+    rel = _new_relation(st, endpoints)
+    units_a = alive_units(st, xa)
+    units_b = alive_units(st, ya)
+    for unit in units_a + units_b:
+        _enter(st, rel, unit)
+    for ua in units_a:
+        for ub in units_b:
+            _pair(st, rel, ua, ub)
+    return rel
+
+
+def relation_key(rel):
+    return " ".join("%s:%s" % (e["app"], e["endpoint"]) for e in rel["endpoints"])
+
+
+def find_relation_between(st, arg_a, arg_b):
+    app_a, ep_a = _parse_endpoint_arg(arg_a)
+    app_b, ep_b = _parse_endpoint_arg(arg_b)
+    found = []
+    for rel in st["relations"].values():
+        if rel["peer"] or rel["dying"]:
+            continue
+        sa, sb = rel_side(rel, app_a), rel_side(rel, app_b)
+        if not sa or not sb:
+            continue
+        if (ep_a and sa["endpoint"] != ep_a) or (ep_b and sb["endpoint"] != ep_b):
+            continue
+        found.append(rel)
+    if not found:
+        raise SimError('relation "%s %s" not found' % (arg_a, arg_b))
+    if len(found) > 1:
+        raise SimError("ambiguous relation: %s" % ", ".join(relation_key(r) for r in found))
+    return found[0]
+
+
+def remove_relation(st, rel):
+    rel["dying"] = True
+    rid = str(rel["id"])
+    for unit in list(rel["settings"]):
+        if unit not in st["units"]:
+            continue
+        drop_events(st, unit, lambda e: e.get("rid") == rid)
+        if unit in rel["scope"]:
+            for remote in list(rel["scope"][unit]):
+                _rel_hook(st, unit, rel, "departed", remote_unit=remote, departing=remote)
+            _rel_hook(st, unit, rel, "broken")
+            rel["pending_broken"].append(unit)
+    if not rel["pending_broken"]:
+        del st["relations"][rid]
+
+
+def remove_unit(st, unit):
+    u = unit_of(st, unit)
+    if u["dying"]:
+        raise SimError('unit "%s" is already being removed' % unit)
+    u["dying"] = True
+    u["error"] = None
+    u["queue"] = [e for e in u["queue"] if e["kind"] in ("action", "exec")]
+    app = unit_app(unit)
+    for rel in relations_of_app(st, app):
+        rid = str(rel["id"])
+        for other in rel_other_units(st, rel, unit):
+            drop_events(st, other, lambda e: e.get("rid") == rid and e.get("remote_unit") == unit)
+            if unit in rel["scope"].get(other, []):
+                _rel_hook(st, other, rel, "departed", remote_unit=unit, departing=unit)
+        if unit in rel["scope"]:
+            for remote in list(rel["scope"][unit]):
+                _rel_hook(st, unit, rel, "departed", remote_unit=remote, departing=unit)
+            _rel_hook(st, unit, rel, "broken")
+    enqueue(st, unit, "stop")
+    enqueue(st, unit, None, kind="remove")
+
+
+def finalize_removal(st, unit):
+    """After the unit's last hook: forget it, elect a new leader if needed."""
+    app = unit_app(unit)
+    a = st["applications"][app]
+    st["units"].pop(unit, None)
+    if unit in a["units"]:
+        a["units"].remove(unit)
+    for rid, rel in list(st["relations"].items()):
+        rel["settings"].pop(unit, None)
+        rel["scope"].pop(unit, None)
+        for units in rel["scope"].values():
+            if unit in units:
+                units.remove(unit)
+        if unit in rel["pending_broken"]:
+            rel["pending_broken"].remove(unit)
+        if unit in rel["left"]:
+            rel["left"].remove(unit)
+        if rel["dying"] and not rel["pending_broken"]:
+            del st["relations"][rid]
+    for cid, ctx in list(st["contexts"].items()):
+        if ctx["unit"] == unit:
+            del st["contexts"][cid]
+    if a["leader"] == unit:
+        a["leader"] = None
+        elect_leader(st, app)
+
+
+def elect_leader(st, app):
+    a = st["applications"][app]
+    candidates = sorted(alive_units(st, app), key=unit_number)
+    if candidates:
+        a["leader"] = candidates[0]
+        enqueue(st, candidates[0], "leader-elected")
+
+
+def set_config(st, app, changes, reset=()):
+    a = app_of(st, app)
+    options = a["charm"]["options"]
+    before = effective_config(options, a["config"])
+    for key in reset:
+        if key not in options:
+            raise SimError('unknown option "%s"' % key)
+        a["config"].pop(key, None)
+    for key, value in changes.items():
+        if key not in options:
+            raise SimError('unknown option "%s"' % key)
+        a["config"][key] = value
+    if effective_config(options, a["config"]) != before:
+        for unit in alive_units(st, app):
+            enqueue(st, unit, "config-changed")
+
+
+def leader_settings_changed(st, app, writer):
+    for unit in alive_units(st, app):
+        if unit != writer:
+            enqueue(st, unit, "leader-settings-changed")
+
+
+def upgrade_charm(st, app, charm, charm_src):
+    a = app_of(st, app)
+    old = a["charm"]
+    a["charm"] = charm
+    a["charm_src"] = charm_src
+    a["charm_rev"] += 1
+    # options that no longer exist are dropped, like Juju
+    a["config"] = {k: v for k, v in a["config"].items() if k in charm["options"]}
+    for name, ep in charm["endpoints"].items():
+        if ep["role"] == "peers" and name not in old["endpoints"]:
+            rel = _new_relation(st, [{"app": app, "endpoint": name, "role": "peers",
+                                      "interface": ep["interface"]}], peer=True)
+            for unit in alive_units(st, app):
+                _enter(st, rel, unit)
+            units = alive_units(st, app)
+            for i, x in enumerate(units):
+                for y in units[i + 1:]:
+                    _pair(st, rel, x, y)
+    for unit in alive_units(st, app):
+        enqueue(st, unit, None, kind="deploy-charm", rev=a["charm_rev"], src=charm_src)
+        enqueue(st, unit, "upgrade-charm")
+        enqueue(st, unit, "config-changed")
+
+
+# --------------------------------------------------------------------------
+# running events
+
+def claim_next(st, max_running=1):
+    """Pops the next runnable event (FIFO over the whole model); marks it running."""
+    if st["destroying"]:
+        return None
+    running = sum(1 for u in st["units"].values() if u["running"])
+    if running >= max_running:
+        return None
+    best = None
+    for unit, u in st["units"].items():
+        if u["running"] or not u["queue"]:
+            continue
+        for idx, ev in enumerate(u["queue"]):
+            if u["error"] and ev["kind"] not in ("action", "exec"):
+                continue
+            if best is None or ev["seq"] < best[2]["seq"]:
+                best = (unit, idx, ev)
+            break
+    if best is None:
+        return None
+    unit, idx, ev = best
+    u = st["units"][unit]
+    u["queue"].pop(idx)
+    if ev.get("rid") and ev["rid"] not in st["relations"]:
+        return claim_next(st, max_running)  # relation gone meanwhile: drop the event
+    u["running"] = ev
+    _on_dispatch(st, unit, ev)
+    return unit, ev
+
+
+def _on_dispatch(st, unit, ev):
+    u = st["units"][unit]
+    hook = ev.get("hook") or ""
+    if ev["kind"] == "hook":
+        u["agent"] = {"status": "executing", "message": 'running %s hook' % hook, "since": now()}
+        if hook == "install" and u["workload"]["status"] == "waiting":
+            u["workload"] = {"status": "maintenance", "message": "installing charm software",
+                             "since": now()}
+    elif ev["kind"] in ("action", "exec"):
+        u["agent"] = {"status": "executing", "message": "running action %s" % (
+            ev.get("name") or "exec"), "since": now()}
+    rel = st["relations"].get(ev.get("rid") or "")
+    if rel is None:
+        return
+    scope = rel["scope"]
+    if hook.endswith("-relation-created"):
+        scope.setdefault(unit, [])
+    elif hook.endswith("-relation-joined"):
+        members = scope.setdefault(unit, [])
+        if ev["remote_unit"] not in members:
+            members.append(ev["remote_unit"])
+            members.sort(key=lambda x: (unit_app(x), unit_number(x)))
+    elif hook.endswith("-relation-departed"):
+        if ev["remote_unit"] in scope.get(unit, []):
+            scope[unit].remove(ev["remote_unit"])
+    elif hook.endswith("-relation-broken"):
+        if unit in scope:
+            scope[unit] = []
+
+
+def new_context(st, unit, ev):
+    st["counters"]["context"] += 1
+    cid = "%s-%s-%d" % (unit, ev.get("hook") or ev.get("name") or ev["kind"],
+                        st["counters"]["context"])
+    st["contexts"][cid] = {
+        "unit": unit, "kind": ev["kind"], "hook": ev.get("hook"),
+        "rid": ev.get("rid"), "remote_unit": ev.get("remote_unit"),
+        "remote_app": ev.get("remote_app"), "action_id": ev.get("action_id"),
+        "rel_unit": {}, "rel_app": {}, "ports": [],
+    }
+    return cid
+
+
+def _apply(cur, changes):
+    new = dict(cur)
+    for key, value in changes.items():
+        if value is None or value == "":
+            new.pop(key, None)
+        else:
+            new[key] = value
+    return new
+
+
+def commit_context(st, cid):
+    """A hook (or action) ended well: publish its relation settings and ports."""
+    ctx = st["contexts"].pop(cid, None)
+    if ctx is None:
+        return
+    unit = ctx["unit"]
+    app = unit_app(unit)
+    for rid, changes in ctx["rel_unit"].items():
+        rel = st["relations"].get(rid)
+        if rel is None:
+            continue
+        cur = rel["settings"].get(unit, {})
+        new = _apply(cur, changes)
+        if new != cur:
+            rel["settings"][unit] = new
+            if not rel["dying"]:
+                for other in rel_other_units(st, rel, unit):
+                    o = st["units"][other]
+                    if not o["dying"] and unit in rel["scope"].get(other, []):
+                        _rel_hook(st, other, rel, "changed", remote_unit=unit)
+    for rid, changes in ctx["rel_app"].items():
+        rel = st["relations"].get(rid)
+        if rel is None:
+            continue
+        cur = rel["app_settings"].get(app, {})
+        new = _apply(cur, changes)
+        if new != cur:
+            rel["app_settings"][app] = new
+            if not rel["dying"]:
+                for other in rel_other_units(st, rel, unit):
+                    o = st["units"][other]
+                    if o["dying"]:
+                        continue
+                    if any(unit_app(x) == app for x in rel["scope"].get(other, [])):
+                        _rel_hook(st, other, rel, "changed", remote_unit="")
+    u = st["units"].get(unit)
+    if u is not None:
+        ports = list(u["ports"])
+        for op, spec in ctx["ports"]:
+            if op == "open" and spec not in ports:
+                ports.append(spec)
+            elif op == "close" and spec in ports:
+                ports.remove(spec)
+        u["ports"] = ports
+
+
+def finish_event(st, unit, ev, ok, cid):
+    """Bookkeeping after an event ran. Returns the unit's error state (bool)."""
+    u = st["units"].get(unit)
+    if u is None:
+        st["contexts"].pop(cid, None)
+        return False
+    u["running"] = None
+    hook = ev.get("hook") or ""
+    if ev["kind"] == "hook" and not ok:
+        st["contexts"].pop(cid, None)
+        u["error"] = ev
+        u["agent"] = {"status": "error", "message": 'hook failed: "%s"' % hook, "since": now()}
+        return True
+    if cid:
+        commit_context(st, cid)
+    if ev["kind"] == "hook":
+        _after_hook(st, unit, ev)
+    u["agent"] = {"status": "idle", "message": "", "since": now()}
+    return False
+
+
+def _after_hook(st, unit, ev):
+    u = st["units"][unit]
+    hook = ev.get("hook") or ""
+    if hook == "start":
+        u["started"] = True
+        if u["workload"]["status"] == "maintenance" and \
+                u["workload"]["message"] == "installing charm software":
+            u["workload"] = {"status": "unknown", "message": "", "since": now()}
+    rel = st["relations"].get(ev.get("rid") or "")
+    if rel is not None and hook.endswith("-relation-broken"):
+        rel["scope"].pop(unit, None)
+        if unit not in rel["left"]:
+            rel["left"].append(unit)
+        if unit in rel["pending_broken"]:
+            rel["pending_broken"].remove(unit)
+        if rel["dying"] and not rel["pending_broken"]:
+            del st["relations"][str(rel["id"])]
+
+
+def resolve(st, unit, retry=True):
+    u = unit_of(st, unit)
+    ev = u["error"]
+    if not ev:
+        raise SimError('unit "%s" is not in an error state' % unit)
+    u["error"] = None
+    u["agent"] = {"status": "idle", "message": "", "since": now()}
+    if retry:
+        st["counters"]["seq"] += 1
+        ev = dict(ev)
+        # runs before everything else queued for this unit
+        ev["seq"] = min([e["seq"] for e in u["queue"]] + [st["counters"]["seq"]]) - 0.5
+        u["queue"].insert(0, ev)
+    else:
+        _after_hook(st, unit, ev)
