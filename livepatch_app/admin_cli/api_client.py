@@ -35,7 +35,8 @@ class APIClient:
              read_timeout=None, authorization=None, what=None):
         """-> (status, parsed JSON body or None). Raises CLIError on any failure."""
         headers = dict(headers or {})
-        if authorization is None and self.auth is not None:
+        stored = authorization is None and self.auth is not None
+        if stored:
             authorization = self.auth()
         if authorization:
             headers["Authorization"] = authorization
@@ -49,7 +50,7 @@ class APIClient:
         except requests.exceptions.RequestException as exc:
             raise self._unreachable(exc, timeout[1], what) from None
         if response.status_code >= 400:
-            raise self._refused(response, authorization, what)
+            raise self._refused(response, authorization, what, stored)
         return response.status_code, _json_or_none(response)
 
     # -- failures ---------------------------------------------------------------------------
@@ -73,7 +74,7 @@ class APIClient:
                             USAGE)
         return CLIError(f"{prefix}request to {self.url} failed: {exc.__class__.__name__}", UNREACHABLE)
 
-    def _refused(self, response, authorization, what):
+    def _refused(self, response, authorization, what, stored=False):
         body = _json_or_none(response)
         error = code = None
         if isinstance(body, dict):
@@ -82,7 +83,7 @@ class APIClient:
         status = response.status_code
         if status == 401:
             if authorization and authorization.startswith("Bearer "):
-                if self.on_expired:
+                if stored and self.on_expired:  # the saved session is dead: drop it
                     self.on_expired()
                 return CLIError(f"{prefix}your session on {self.url} has expired or was revoked: log in again "
                                 "with `livepatch-admin login -a USER:PASSWORD`", AUTH)
@@ -94,8 +95,9 @@ class APIClient:
             return CLIError(f"{prefix}{_one_line(error)} ({code or 'error'}, HTTP {status})")
         # Not our JSON: a proxy (haproxy 503 page) or waitress's own refusal (413).
         text = _one_line(response.text)[:200] if "json" not in response.headers.get("Content-Type", "") else ""
-        detail = f": {text}" if text and "<" not in text else ""
-        return CLIError(f"{prefix}the server answered HTTP {status} {response.reason or ''}".rstrip() + detail)
+        if text and "<" not in text:  # a short plain-text reason, not an HTML page
+            return CLIError(f"{prefix}the server answered HTTP {status}: {text}")
+        return CLIError(f"{prefix}the server answered HTTP {status} {response.reason or ''}".rstrip())
 
 
 def _json_or_none(response):

@@ -67,8 +67,8 @@ def table(rows, columns=None):
         for name in (key for row in rows for key in row):
             if name not in order:
                 order.append(name)
-    header = [name.upper().replace("-", " ") for name in order]
-    body = [[_cell(row.get(name)) for name in order] for row in rows]
+    header = [name.upper() for name in order]  # dashes kept: one word per column, for awk
+    body = [[_cell(row.get(name), name) for name in order] for row in rows]
     widths = [max(len(line[i]) for line in [header] + body) for i in range(len(order))]
     return "\n".join("  ".join(value.ljust(width) for value, width in zip(line, widths)).rstrip()
                      for line in [header] + body)
@@ -91,7 +91,13 @@ def _key_values(data, indent=""):
     return "\n".join(lines)
 
 
-def _cell(value):
+# Byte counts read better as 3.0 MiB in a table (JSON keeps the exact number).
+SIZE_COLUMNS = ("size", "bytes")
+
+
+def _cell(value, column=None):
+    if column in SIZE_COLUMNS and isinstance(value, int) and not isinstance(value, bool):
+        return human_size(value)
     if value is None:
         return "-"
     if isinstance(value, bool):

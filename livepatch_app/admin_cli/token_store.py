@@ -18,7 +18,9 @@ FILE_NAME = "sessions.json"
 
 def config_dir(environ=None):
     environ = os.environ if environ is None else environ
-    base = environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    base = environ.get("XDG_CONFIG_HOME", "")
+    if not os.path.isabs(base):  # the XDG spec: a relative value is ignored
+        base = os.path.join(os.path.expanduser("~"), ".config")
     return Path(base) / "livepatch-admin"
 
 
@@ -30,6 +32,8 @@ class TokenStore:
     def _read(self):
         try:
             with open(self.path, encoding="utf-8") as handle:
+                if os.fstat(handle.fileno()).st_mode & 0o077:  # loosened by hand: tighten it again
+                    os.fchmod(handle.fileno(), 0o600)
                 data = json.load(handle)
         except FileNotFoundError:
             return {}

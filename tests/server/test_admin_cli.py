@@ -24,6 +24,8 @@ from conftest import ADMIN_PASSWORD, ADMIN_USER, LiveServer, _with_dbname, free_
 SCRIPT = Path(sys.executable).with_name("livepatch-admin")
 CLI = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "livepatch_app.admin_cli"]
 CREDENTIALS = f"{ADMIN_USER}:{ADMIN_PASSWORD}"
+# Waitress gets a thread per slot (concurrency + burst): the CLI's servers need few.
+SMALL = {"concurrency_limit": 4, "burst_limit": 4}
 
 
 class Result:
@@ -82,6 +84,9 @@ class AdminCLI:
     def login(self):
         return self.ok("login", "-a", CREDENTIALS)
 
+    def server_download(self, filename):
+        return requests.get(f"{self.url}/v1/patches/{filename}", timeout=30)
+
     def stored_token(self):
         return json.loads(self.session_file.read_text())["servers"][self.url]["token"]
 
@@ -109,7 +114,7 @@ def shared_server(pg_admin_dsn, admin_users_entry, tmp_path_factory):
     config = load_config(None, environ={}, overrides={
         "database_url": dsn, "port": port, "bind_address": "127.0.0.1", "auth_basic_users": admin_users_entry,
         "url_template": f"http://127.0.0.1:{port}/v1/patches/{{filename}}",
-        "filestore_path": str(tmp_path_factory.mktemp("store")), "log_level": "warning"})
+        "filestore_path": str(tmp_path_factory.mktemp("store")), "log_level": "warning", **SMALL})
     server = LiveServer(config, build_wsgi(config, create_app(config)))
     yield server
     server.stop()
@@ -175,8 +180,25 @@ def test_login_json_never_shows_the_session_token(cli, shared_server):
     assert "token" not in data and cli.stored_token() not in json.dumps(data)
 
 
+def test_login_again_replaces_and_revokes_the_old_session(cli, shared_server):
+    cli.login()
+    first = cli.stored_token()
+    cli.login()
+    second = cli.stored_token()
+    assert first != second
+
+    def status(token):
+        return shared_server.request("GET", "/v1/admin/tiers", headers={"Authorization": f"Bearer {token}"}).status_code
+
+    assert (status(first), status(second)) == (401, 200)
+    # A session file loosened by hand is made private again on next use.
+    cli.session_file.chmod(0o644)
+    cli.ok("tier", "list")
+    assert stat.S_IMODE(cli.session_file.stat().st_mode) == 0o600
+
+
 def test_one_session_per_server(shared_server, make_server, tmp_path):
-    other = make_server()
+    other = make_server(**SMALL)
     home = tmp_path / "home"
     one, two = AdminCLI(shared_server.url, home), AdminCLI(other.url, home)
     one.login()
@@ -268,7 +290,7 @@ def test_usage_errors(offline_cli):
 
 
 def test_schema_behind_is_a_503_line(make_server, tmp_path):
-    server = make_server(migrate=False)
+    server = make_server(migrate=False, **SMALL)
     cli = AdminCLI(server.url, tmp_path / "home")
     result = cli.fails("login", "-a", CREDENTIALS, rc=1)
     assert re.match(r"^error: login: .+ \(schema-upgrade-required, HTTP 503\)\n$", result.err), result

@@ -40,7 +40,13 @@ def login(state, credentials):
     if not isinstance(token, str) or not token:
         raise CLIError(f"login: the server at {url} answered without a session token")
     expires = body.get("expires")
+    previous = state.store.get(url)
     state.store.put(url, token, user, expires)
+    if previous is not None:  # logging in again: revoke the session it replaces (best effort)
+        try:
+            state.client().call("POST", "/v1/admin/logout", authorization=f"Bearer {previous['token']}")
+        except CLIError:
+            pass
     # The session token itself is never printed: it is a credential, kept in the file.
     emit(state.fmt, {"server": url, "user": user, "expires": expires},
          text=f"Logged in to {url} as {user} (session expires {expires or 'later'}).")
