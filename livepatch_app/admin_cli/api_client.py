@@ -1,6 +1,7 @@
 """HTTP to the admin API: one requests.Session, and every failure turned into one
 CLIError sentence (the server's `error` and `code`, or why it could not be reached)."""
 
+import http.client
 import re
 from urllib.parse import quote
 
@@ -49,9 +50,13 @@ class APIClient:
                                             allow_redirects=False)
         except requests.exceptions.RequestException as exc:
             raise self._unreachable(exc, timeout[1], what) from None
-        if response.status_code >= 400:
+        if response.status_code >= 300:
             raise self._refused(response, authorization, what, stored)
-        return response.status_code, _json_or_none(response)
+        body = _json_or_none(response)
+        if body is None and response.content:
+            raise CLIError(f"{what + ': ' if what else ''}the server at {self.url} did not answer JSON: "
+                           "is that the Livepatch server's address?")
+        return response.status_code, body
 
     # -- failures ---------------------------------------------------------------------------
 
@@ -67,6 +72,9 @@ class APIClient:
             return CLIError(f"{prefix}the server at {self.url} did not answer within {read_timeout:g} s "
                             "(raise it with --timeout)", UNREACHABLE)
         if isinstance(exc, requests.exceptions.ConnectionError):
+            if _closed_by_server(exc):
+                return CLIError(f"{prefix}the server at {self.url} closed the connection before answering",
+                                UNREACHABLE)
             return CLIError(f"{prefix}cannot reach the server at {self.url}: {_os_reason(exc)}", UNREACHABLE)
         if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                             requests.exceptions.InvalidSchema)):
@@ -133,12 +141,13 @@ def _os_reason(exc):
     match = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", str(exc))
     if match:
         return match.group(1).strip().lower()
-    for item in _chain(exc):
-        if isinstance(item, (ConnectionResetError, BrokenPipeError)):
-            return "the connection was closed by the server"
-    if "RemoteDisconnected" in str(exc) or "Connection aborted" in str(exc):
-        return "the connection was closed by the server"
     return "connection failed"
+
+
+def _closed_by_server(exc):
+    """Connected, then cut off (reset, broken pipe mid-upload, closed without an answer)."""
+    return any(isinstance(item, (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected))
+               for item in _chain(exc))
 
 
 def _ssl_reason(exc):

@@ -31,7 +31,7 @@ PROG = "livepatch-admin"
 @click.option("--format", "fmt", envvar="LIVEPATCH_FORMAT", show_envvar=True, type=click.Choice(FORMATS),
               default="table", show_default=True, help="Output for people (table) or scripts (json, yaml).")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True, metavar="SECONDS",
-              envvar="LIVEPATCH_TIMEOUT", help="How long to wait for an answer.")
+              envvar="LIVEPATCH_TIMEOUT", show_envvar=True, help="How long to wait for an answer.")
 @click.version_option(package_name="livepatch-app", prog_name=PROG)
 @click.pass_context
 def cli(ctx, url, ca, auth, fmt, timeout):

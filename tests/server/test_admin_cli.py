@@ -2,6 +2,7 @@
 HOME and XDG_CONFIG_HOME in a temporary folder. This file: the harness (imported by
 the other test_admin_cli_* files), sessions, credentials, errors, output formats."""
 
+import http.server
 import json
 import os
 import re
@@ -272,6 +273,51 @@ def test_server_that_never_answers_times_out(offline_cli):
         result = offline_cli.fails("--timeout", "0.5", "login", "-a", CREDENTIALS, env={"LIVEPATCH_URL": url},
                                    rc=3)
     assert result.err == f"error: login: the server at {url} did not answer within 0.5 s (raise it with --timeout)\n"
+
+
+class _NotLivepatch(http.server.BaseHTTPRequestHandler):
+    """What may sit at a wrong address or in front of the server: the URL's path picks."""
+
+    def do_GET(self):
+        if self.path.startswith("/html/"):
+            self._answer(200, "text/html", b"<html><body>a web page</body></html>")
+        elif self.path.startswith("/redirect/"):
+            self.send_response(302)
+            self.send_header("Location", "https://elsewhere.example/")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif self.path.startswith("/plain503/"):
+            self._answer(503, "text/plain", b"No server is available to handle this request.")
+        # /close/: no answer at all, the connection just closes
+
+    def _answer(self, status, content_type, body):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_answers_that_are_not_the_livepatch_api(offline_cli):
+    web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotLivepatch)
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    base = "http://127.0.0.1:%d" % web.server_address[1]
+    try:
+        def fails(prefix):
+            return offline_cli.fails("-a", CREDENTIALS, "--url", base + prefix, "tier", "list",
+                                     rc=3 if prefix == "/close" else (2 if prefix == "/redirect" else 1)).err
+
+        assert "did not answer JSON: is that the Livepatch server's address?" in fails("/html")
+        assert "redirect (HTTP 302) to https://elsewhere.example/" in fails("/redirect")
+        assert fails("/plain503") == ("error: tier list: the server answered HTTP 503: "
+                                      "No server is available to handle this request.\n")
+        assert "closed the connection before answering" in fails("/close")
+    finally:
+        web.shutdown()
+        web.server_close()
 
 
 def test_usage_errors(offline_cli):

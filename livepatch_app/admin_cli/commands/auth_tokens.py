@@ -18,7 +18,7 @@ TOKEN_COLUMNS = ["id", "tier", "created", "valid-until", "max-machines", "machin
 @format_option
 @pass_state
 def auth_token(state, label, tier, valid_until, max_machines):
-    """Create an auth token that enables machines on TIER; prints the token.
+    """Create an auth token for TIER and print it.
 
     ID is a label of your choosing (unique). Machines enable with the token
     (`canonical-livepatch enable TOKEN`) and then get the patches of TIER.

@@ -10,7 +10,7 @@ from .patches import PATCH_COLUMNS
 
 @click.group()
 def tier():
-    """Tiers: ordered stages (edge, beta, candidate, stable) a patch moves through."""
+    """Tiers: the ordered stages a patch moves through."""
 
 
 @tier.command("list")
