@@ -71,7 +71,8 @@ class State:
 
 
 def normalize_url(raw):
-    """'HTTP://Host:8080/' -> 'http://host:8080': one key per server for the token file."""
+    """'HTTP://Host:8080/' -> 'http://host:8080': one key per server for the token file
+    (a path prefix is kept: a server may sit under one behind a proxy)."""
     if not raw or not raw.strip():
         raise CLIError("no server: set LIVEPATCH_URL or pass --url http://HOST:PORT", USAGE)
     text = raw.strip()
@@ -87,8 +88,10 @@ def normalize_url(raw):
         raise CLIError(f"invalid server URL {text!r}: use http://HOST[:PORT] or https://HOST[:PORT]", USAGE)
     if parts.username or parts.password:
         raise CLIError("put credentials in -a USER:PASSWORD (or LIVEPATCH_AUTH), not in the server URL", USAGE)
-    netloc = parts.netloc.lower()
-    return urlunsplit((parts.scheme.lower(), netloc, parts.path.rstrip("/"), "", ""))
+    scheme, netloc = parts.scheme.lower(), parts.netloc.lower()
+    if parts.port == {"http": 80, "https": 443}[scheme]:  # http://host:80 is http://host
+        netloc = netloc.rsplit(":", 1)[0]
+    return urlunsplit((scheme, netloc, parts.path.rstrip("/"), "", ""))
 
 
 def parse_credentials(value):

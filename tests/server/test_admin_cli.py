@@ -215,6 +215,19 @@ def test_one_session_per_server(shared_server, make_server, tmp_path):
     assert one.json("--url", other_url, "auth-tokens", "list") == {"auth-tokens": []}
 
 
+def test_server_urls_name_one_session_however_written():
+    from livepatch_app.admin_cli.errors import CLIError
+    from livepatch_app.admin_cli.state import normalize_url
+
+    assert normalize_url(" HTTP://LP.Example:80/ ") == "http://lp.example"
+    assert normalize_url("https://lp.example:443") == "https://lp.example"
+    assert normalize_url("https://lp.example:8443/livepatch/") == "https://lp.example:8443/livepatch"
+    assert normalize_url("http://[::1]:80") == "http://[::1]"
+    for bad in ("", "lp.example", "ftp://lp.example", "http://lp.example:99999", "http://u:p@lp.example"):
+        with pytest.raises(CLIError):
+            normalize_url(bad)
+
+
 def test_wrong_password_is_one_line_and_stores_nothing(cli):
     result = cli.fails("login", "-a", f"{ADMIN_USER}:not-the-password", rc=4)
     assert result.err == "error: login: wrong user name or password (invalid-credentials, HTTP 401)\n"
