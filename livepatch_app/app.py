@@ -17,6 +17,7 @@ from .schema_gate import SchemaGate
 BLUEPRINTS = [
     "ops",
     "admin_auth",
+    "admin_patches", "admin_tiers", "downloads",  # patches, tiers, blocklist, downloads
     "admin_tokens", "client", "admin_machines",  # clients, machine reports
     "sync", "admin_sync",  # patch sync (upstream and downstream sides), air-gapped import
 ]

@@ -40,6 +40,7 @@ class Periodic(threading.Thread):
 JOB_FACTORIES = [
     "livepatch_app.reports_cleanup:job",
     "livepatch_app.sync.scheduler:job",
+    "livepatch_app.storage.sweeper:make_job",  # unreferenced patch bytes, cache expiry
 ]
 
 

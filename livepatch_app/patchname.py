@@ -45,7 +45,7 @@ class PatchName:
 def parse_patch_name(filename):
     if not isinstance(filename, str) or len(filename) > MAX_NAME:
         raise InvalidName("the patch file name is too long")
-    match = _NAME_RE.match(filename)
+    match = _NAME_RE.fullmatch(filename)  # fullmatch: "$" alone lets a trailing newline in
     if not match:
         raise InvalidName(
             "not a patch file name: expected livepatch-<X.Y.Z-ABI.BUILD>-<flavour>-<N.M>-<arch>.tar.bz2")
@@ -69,7 +69,7 @@ class KernelRelease:
 
 def parse_kernel(text):
     """'5.15.0-107.117-generic' (the running kernel's version signature) -> KernelRelease."""
-    match = _KERNEL_RE.match(text or "")
+    match = _KERNEL_RE.fullmatch(text or "")
     if not match:
         raise InvalidName("kernel must look like 5.15.0-107.117-generic")
     return KernelRelease(match["base"], int(match["abi"]), int(match["build"]), match["flavour"])

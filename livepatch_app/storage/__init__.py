@@ -2,8 +2,15 @@
 
 A store writes incoming bytes somewhere invisible (`save`), hashing and sizing
 them as they stream; the patch becomes visible only when its row in `patches`
-commits, pointing at the stored key. So an interrupted or failed upload leaves
-nothing a client can see, and unreferenced bytes are swept by `sweep`.
+commits, pointing at the stored key (see livepatch_app/ingest.py). So an
+interrupted or failed upload leaves nothing a client can see, and unreferenced
+bytes are swept by `sweep`.
+
+Interface of both backends:
+  save(stream, max_bytes=None, name=None) -> Stored(key, sha256, size)
+  open(key, start=0, end=None) -> iterator of bytes [start, end); FileNotFoundError if absent
+  delete(key)                      (absent keys are fine)
+  sweep(cur, older_than_minutes)   -> number of unreferenced blobs/files removed
 """
 
 import hashlib
@@ -22,17 +29,33 @@ class Stored:
 
 
 class HashingReader:
-    """Reads a stream in chunks, hashing, counting, and refusing past max_bytes."""
+    """Reads a stream in FULL chunks (only the last may be short), hashing,
+    counting, and refusing past max_bytes. Full chunks matter: the postgres
+    store finds a byte offset by chunk arithmetic, and network or WSGI streams
+    may return short reads."""
 
     def __init__(self, stream, max_bytes):
         self.stream = stream
         self.max_bytes = max_bytes
         self.digest = hashlib.sha256()
         self.size = 0
+        self._pending = b""  # bytes a stream returned beyond what was asked
+
+    def _read_full(self, size):
+        parts, have = [self._pending], len(self._pending)
+        while have < size:
+            data = self.stream.read(size - have)
+            if not data:
+                break
+            parts.append(data)
+            have += len(data)
+        data = b"".join(parts)
+        data, self._pending = data[:size], data[size:]
+        return data
 
     def chunks(self, size=CHUNK):
         while True:
-            data = self.stream.read(size)
+            data = self._read_full(size)
             if not data:
                 return
             self.size += len(data)
@@ -41,9 +64,29 @@ class HashingReader:
             self.digest.update(data)
             yield data
 
+    def drain(self):
+        """Hashes and counts the whole stream without keeping it."""
+        for _ in self.chunks():
+            pass
+        return self
+
     @property
     def sha256(self):
         return self.digest.hexdigest()
+
+
+def file_chunks(handle, start=0, end=None):
+    """Yields bytes [start, end) of an open binary file, CHUNK at a time; closes it."""
+    with handle:
+        handle.seek(start)
+        remaining = None if end is None else end - start
+        while remaining is None or remaining > 0:
+            data = handle.read(CHUNK if remaining is None else min(CHUNK, remaining))
+            if not data:
+                return
+            if remaining is not None:
+                remaining -= len(data)
+            yield data
 
 
 def make_store(config, db):

@@ -1,13 +1,23 @@
 """Patch bytes as files under `filestore_path`. Uploads are written to a hidden
 staging folder, fsynced and renamed into place, so a half-written file never
-carries a patch's name; the key is always a bare file name, never a path."""
+carries a patch's name; the key is always a bare file name, never a path.
+
+Keys are `<16 hex>-<patch file name>`: unique per upload (two concurrent uploads
+of one name never overwrite each other's bytes) yet readable by an operator.
+Only files of that shape (and staging leftovers) are ever swept: patch files an
+operator drops into the folder for an air-gapped `storage refresh` are left alone.
+"""
 
 import os
+import re
 import secrets
+import time
 
-from . import CHUNK, HashingReader, Stored
+from ..data import patches
+from . import CHUNK, HashingReader, Stored, file_chunks
 
 _STAGING = ".incoming"
+_KEY_RE = re.compile(r"[0-9a-f]{16}-[A-Za-z0-9._-]+|[0-9a-f]{32}")
 
 
 class FilesystemStore:
@@ -17,7 +27,7 @@ class FilesystemStore:
         self.root = os.path.abspath(root)
 
     def _path(self, key):
-        if not key or "/" in key or "\x00" in key or key.startswith("."):
+        if not isinstance(key, str) or not _KEY_RE.fullmatch(key) or ".." in key:
             raise FileNotFoundError(key)
         return os.path.join(self.root, key)
 
@@ -26,7 +36,8 @@ class FilesystemStore:
         os.makedirs(staging, exist_ok=True)
         temp = os.path.join(staging, secrets.token_hex(8))
         reader = HashingReader(stream, max_bytes)
-        key = f"{secrets.token_hex(8)}-{name}" if name else secrets.token_hex(16)
+        safe = re.sub(r"[^A-Za-z0-9._-]", "_", name or "").lstrip(".")
+        key = f"{secrets.token_hex(8)}-{safe}" if safe else secrets.token_hex(16)
         try:
             with open(temp, "wb") as out:
                 for data in reader.chunks(CHUNK):
@@ -34,6 +45,7 @@ class FilesystemStore:
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(temp, self._path(key))
+            _fsync_dir(self.root)
         except BaseException:
             try:
                 os.unlink(temp)
@@ -43,21 +55,13 @@ class FilesystemStore:
         return Stored(key, reader.sha256, reader.size)
 
     def open(self, key, start=0, end=None):
+        # Opened here, not lazily: a missing file fails now, before any header is sent.
         handle = open(self._path(key), "rb")
-        return self._iterate(handle, start, end)
+        return file_chunks(handle, start, end)
 
-    @staticmethod
-    def _iterate(handle, start, end):
-        with handle:
-            handle.seek(start)
-            remaining = None if end is None else end - start
-            while remaining is None or remaining > 0:
-                data = handle.read(CHUNK if remaining is None else min(CHUNK, remaining))
-                if not data:
-                    return
-                if remaining is not None:
-                    remaining -= len(data)
-                yield data
+    def path(self, key):
+        """The file's path (for callers that want to hand the file to the OS)."""
+        return self._path(key)
 
     def delete(self, key):
         try:
@@ -66,17 +70,34 @@ class FilesystemStore:
             pass
 
     def sweep(self, cur, older_than_minutes=60):
-        """Removes stored files no patch points at."""
+        """Removes stored files no patch points at, and stale staging files."""
         if not os.path.isdir(self.root):
             return 0
-        cur.execute("SELECT storage_key FROM patches")
-        known = {row["storage_key"] for row in cur.fetchall()}
-        removed = 0
-        import time
-
+        known = patches.storage_keys(cur)
         limit = time.time() - older_than_minutes * 60
-        for entry in os.scandir(self.root):
-            if entry.is_file() and entry.name not in known and entry.stat().st_mtime < limit:
-                os.unlink(entry.path)
-                removed += 1
+        removed = 0
+        staging = os.path.join(self.root, _STAGING)
+        candidates = [e for e in os.scandir(self.root) if _KEY_RE.fullmatch(e.name) and e.name not in known]
+        if os.path.isdir(staging):
+            candidates += list(os.scandir(staging))
+        for entry in candidates:
+            try:
+                if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < limit:
+                    os.unlink(entry.path)
+                    removed += 1
+            except FileNotFoundError:
+                pass
         return removed
+
+
+def _fsync_dir(path):
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

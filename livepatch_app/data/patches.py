@@ -1,0 +1,167 @@
+"""Patch rows, their tier visibility, and the lookups the hot paths run.
+
+A row is returned as a dict with every column of `patches` plus `tiers` (names,
+in tier order) and `blocked` (its file name is on the blocklist)."""
+
+_ROW = """p.id, p.filename, p.kernel, p.kernel_base, p.abi, p.build, p.flavour, p.version,
+    p.version_major, p.version_minor, p.architecture, p.sha256, p.size, p.storage_key,
+    p.source, p.created_at,
+    ARRAY(SELECT t.name FROM patch_tiers pt JOIN tiers t ON t.id = pt.tier_id
+          WHERE pt.patch_id = p.id ORDER BY t.position) AS tiers,
+    EXISTS (SELECT 1 FROM blocklist b WHERE b.filename = p.filename) AS blocked"""
+
+# The plain columns, for hot paths that need no tier list.
+_PLAIN = """p.id, p.filename, p.kernel, p.kernel_base, p.abi, p.build, p.flavour, p.version,
+    p.version_major, p.version_minor, p.architecture, p.sha256, p.size, p.storage_key,
+    p.source, p.created_at"""
+
+# Kernel order (numeric X.Y.Z, ABI, build), then flavour, arch and patch version.
+_ORDER = """string_to_array(p.kernel_base, '.')::int[], p.abi, p.build, p.flavour,
+    p.architecture, p.version_major, p.version_minor, p.id"""
+
+
+def find(cur, filename):
+    cur.execute(f"SELECT {_ROW} FROM patches p WHERE p.filename = %s", (filename,))
+    return cur.fetchone()
+
+
+def find_for_download(cur, filename):
+    """Just what a download needs, one indexed lookup: sha256, size, storage_key, blocked."""
+    cur.execute(
+        """SELECT p.filename, p.sha256, p.size, p.storage_key,
+                  EXISTS (SELECT 1 FROM blocklist b WHERE b.filename = p.filename) AS blocked
+           FROM patches p WHERE p.filename = %s""",
+        (filename,))
+    return cur.fetchone()
+
+
+def insert(cur, name, sha256, size, storage_key, source):
+    """Inserts the row for a parsed PatchName; returns its id, or None when a row
+    with that file name exists already (also one committed concurrently)."""
+    cur.execute(
+        """INSERT INTO patches (filename, kernel, kernel_base, abi, build, flavour, version,
+                                version_major, version_minor, architecture, sha256, size,
+                                storage_key, source)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+           ON CONFLICT (filename) DO NOTHING
+           RETURNING id""",
+        (name.filename, name.kernel, name.kernel_base, name.abi, name.build, name.flavour, name.version,
+         name.version_major, name.version_minor, name.architecture, sha256, size, storage_key, source))
+    row = cur.fetchone()
+    return None if row is None else row["id"]
+
+
+def add_to_tier(cur, patch_id, tier_id):
+    cur.execute("INSERT INTO patch_tiers (patch_id, tier_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                (patch_id, tier_id))
+
+
+def delete(cur, filename):
+    """Deletes the row (its tier links cascade); returns its storage key or None."""
+    cur.execute("DELETE FROM patches WHERE filename = %s RETURNING storage_key", (filename,))
+    row = cur.fetchone()
+    return None if row is None else row["storage_key"]
+
+
+def storage_keys(cur):
+    cur.execute("SELECT storage_key FROM patches")
+    return {row["storage_key"] for row in cur.fetchall()}
+
+
+def _filters(tier_id=None, kernel=None, flavour=None, architecture=None, version=None, blocked=None):
+    clauses, params = [], []
+    if tier_id is not None:
+        clauses.append("EXISTS (SELECT 1 FROM patch_tiers pt WHERE pt.patch_id = p.id AND pt.tier_id = %s)")
+        params.append(tier_id)
+    for column, value in (("kernel", kernel), ("flavour", flavour), ("architecture", architecture),
+                          ("version", version)):
+        if value is not None:
+            clauses.append(f"p.{column} = %s")
+            params.append(value)
+    if blocked is not None:
+        clauses.append(("" if blocked else "NOT ") + "EXISTS (SELECT 1 FROM blocklist b WHERE b.filename = p.filename)")
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def list_filtered(cur, limit=100, offset=0, **filters):
+    """-> (rows, total). Filters: tier_id, kernel, flavour, architecture, version, blocked."""
+    where, params = _filters(**filters)
+    cur.execute(f"SELECT count(*) AS n FROM patches p{where}", params)
+    total = cur.fetchone()["n"]
+    cur.execute(f"SELECT {_ROW} FROM patches p{where} ORDER BY {_ORDER} LIMIT %s OFFSET %s",
+                params + [limit, offset])
+    return cur.fetchall(), total
+
+
+def newest_offer(cur, tier_id, kernel, flavour, architecture):
+    """The newest (highest version_major, version_minor) unblocked patch for that
+    kernel ('5.15.0-107.117'), flavour and architecture visible in the tier, or
+    None. One query: patches_match_idx finds the few candidates, the patch_tiers
+    and blocklist primary keys check each. The row has the plain patch columns
+    (filename, version, kernel, flavour, architecture, sha256, size, ...)."""
+    cur.execute(
+        f"""SELECT {_PLAIN} FROM patches p
+            WHERE p.kernel = %s AND p.flavour = %s AND p.architecture = %s
+              AND EXISTS (SELECT 1 FROM patch_tiers pt WHERE pt.patch_id = p.id AND pt.tier_id = %s)
+              AND NOT EXISTS (SELECT 1 FROM blocklist b WHERE b.filename = p.filename)
+            ORDER BY p.version_major DESC, p.version_minor DESC, p.id DESC
+            LIMIT 1""",
+        (kernel, flavour, architecture, tier_id))
+    return cur.fetchone()
+
+
+def exists_kernel(cur, kernel, flavour, architecture, tier_id=None):
+    """Is there an unblocked patch for exactly this kernel ('5.15.0-107.117'),
+    flavour and architecture (visible in tier_id when given)?"""
+    tier_clause = ("AND EXISTS (SELECT 1 FROM patch_tiers pt WHERE pt.patch_id = p.id AND pt.tier_id = %s)"
+                   if tier_id is not None else "")
+    params = [kernel, flavour, architecture] + ([tier_id] if tier_id is not None else [])
+    cur.execute(
+        f"""SELECT EXISTS (SELECT 1 FROM patches p
+                WHERE p.kernel = %s AND p.flavour = %s AND p.architecture = %s
+                  AND NOT EXISTS (SELECT 1 FROM blocklist b WHERE b.filename = p.filename)
+                  {tier_clause}) AS found""",
+        params)
+    return cur.fetchone()["found"]
+
+
+def newest_kernel(cur, kernel_base, flavour, architecture):
+    """The newest patched kernel of a series: {'abi', 'build', 'kernel'} with the
+    highest (abi, build) among unblocked patches for that X.Y.Z base, flavour
+    and architecture, or None. (Indexed by patches_series_idx.)"""
+    cur.execute(
+        """SELECT p.abi, p.build, p.kernel FROM patches p
+           WHERE p.kernel_base = %s AND p.flavour = %s AND p.architecture = %s
+             AND NOT EXISTS (SELECT 1 FROM blocklist b WHERE b.filename = p.filename)
+           ORDER BY p.abi DESC, p.build DESC LIMIT 1""",
+        (kernel_base, flavour, architecture))
+    return cur.fetchone()
+
+
+def count_version(cur, version):
+    cur.execute("SELECT count(*) AS n FROM patches WHERE version = %s", (version,))
+    return cur.fetchone()["n"]
+
+
+def promote_version(cur, version, position):
+    """Makes every patch of `version` visible in every tier up to `position`
+    (inclusive); returns how many new (patch, tier) links were made."""
+    cur.execute(
+        """INSERT INTO patch_tiers (patch_id, tier_id)
+           SELECT p.id, t.id FROM patches p CROSS JOIN tiers t
+           WHERE p.version = %s AND t.position <= %s
+           ON CONFLICT DO NOTHING""",
+        (version, position))
+    return cur.rowcount
+
+
+def promote_all(cur, from_tier_id, from_position, to_position):
+    """Makes every patch visible in tier `from` visible in every tier after it up
+    to `to_position` (inclusive); returns how many new links were made."""
+    cur.execute(
+        """INSERT INTO patch_tiers (patch_id, tier_id)
+           SELECT pt.patch_id, t.id FROM patch_tiers pt CROSS JOIN tiers t
+           WHERE pt.tier_id = %s AND t.position > %s AND t.position <= %s
+           ON CONFLICT DO NOTHING""",
+        (from_tier_id, from_position, to_position))
+    return cur.rowcount
