@@ -19,7 +19,7 @@ from flask import Blueprint, jsonify, request
 
 from .. import context
 from ..auth import bearer_token, security_log
-from ..data import auth_tokens, kernel_support, machines, reports
+from ..data import auth_tokens, kernel_support, machines, patches, reports
 from ..errors import BadRequest, Forbidden, Unauthorized
 from ..logs import log_fields
 from ..patchname import ARCHITECTURES, InvalidName, parse_kernel, version_key
@@ -163,7 +163,7 @@ def _offers(cur, tier_id, report):
         kernel = parse_kernel(report["kernel"])
     except InvalidName:
         return []
-    offer = kernel_support.newest_offer(cur, tier_id, kernel.kernel, kernel.flavour, report["architecture"])
+    offer = patches.newest_offer(cur, tier_id, kernel.kernel, kernel.flavour, report["architecture"])
     if offer is None:
         return []
     return [{"version": offer["version"], "filename": offer["filename"], "url": _patch_url(offer["filename"]),
@@ -177,9 +177,9 @@ def _check_in(machine_id, legacy):
         report = _parse_report(json_body())
         machines.record_check_in(cur, machine_id, report)
         reports.add(cur, machine_id, machine["tier_id"], report)
-        patches = _offers(cur, machine["tier_id"], report)
+        offers = _offers(cur, machine["tier_id"], report)
     context.metrics().check_ins.inc(patch_state=report["patch_state"] or "not-reported", tier=machine["tier"])
-    return jsonify({"patches": patches})
+    return jsonify({"patches": offers})
 
 
 @bp.post("/v1/client/<machine_id>/updates")

@@ -1,10 +1,12 @@
 """Clients: enable with an auth token, check in with the machine token, info,
 legacy paths, and the machine limit; through HTTP against the real server."""
 
+import hashlib
 import logging
 import threading
 
 import psycopg2
+import requests
 
 from livepatch_app.patchname import parse_patch_name
 
@@ -53,20 +55,16 @@ def sql(server, statement, params=()):
         conn.close()
 
 
-def add_patch(server, filename, tiers=("edge",), size=100):
-    """Test set-up: a patch row visible in `tiers` (the bytes are not needed to offer it)."""
-    name = parse_patch_name(filename)
-    sha = (filename.encode().hex() * 2)[:64]
-    sql(server, """INSERT INTO patches (filename, kernel, kernel_base, abi, build, flavour, version,
-                       version_major, version_minor, architecture, sha256, size, storage_key)
-                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-        (filename, name.kernel, name.kernel_base, name.abi, name.build, name.flavour, name.version,
-         name.version_major, name.version_minor, name.architecture, sha, size, "test-" + filename))
-    for tier in tiers:
-        sql(server, """INSERT INTO patch_tiers (patch_id, tier_id)
-                       SELECT p.id, t.id FROM patches p, tiers t WHERE p.filename = %s AND t.name = %s""",
-            (filename, tier))
-    return sha
+def add_patch(server, filename, promote_to=None):
+    """Uploads a patch (it lands in the first tier, edge) and optionally promotes
+    its version up to `promote_to`; -> its sha256."""
+    r = server.admin("PUT", f"/v1/admin/patches/{filename}", data=f"bytes of {filename}".encode())
+    assert r.status_code == 201, r.text
+    if promote_to:
+        version = parse_patch_name(filename).version
+        r = server.admin("POST", f"/v1/admin/patches/{version}/promote", json={"tier": promote_to})
+        assert r.status_code == 200, r.text
+    return hashlib.sha256(f"bytes of {filename}".encode()).hexdigest()
 
 
 # --- enable -------------------------------------------------------------------
@@ -185,9 +183,9 @@ def test_legacy_enable(server):
 # --- check-in -----------------------------------------------------------------
 
 def test_check_in_offers_newest_visible_unblocked_patch(server):
-    add_patch(server, P1, tiers=("edge", "beta"))
-    sha2 = add_patch(server, P2, tiers=("edge", "beta"))
-    add_patch(server, P3, tiers=("edge",))  # newest, but not yet in beta
+    add_patch(server, P1, promote_to="beta")
+    sha2 = add_patch(server, P2, promote_to="beta")
+    add_patch(server, P3)  # newest, but only in edge
     add_patch(server, "livepatch-5.15.0-107.117-generic-107.9-arm64.tar.bz2")       # other arch
     add_patch(server, "livepatch-5.15.0-107.117-lowlatency-107.9-amd64.tar.bz2")    # other flavour
     add_patch(server, "livepatch-5.15.0-108.118-generic-108.9-amd64.tar.bz2")       # other kernel
@@ -196,12 +194,15 @@ def test_check_in_offers_newest_visible_unblocked_patch(server):
     assert r.status_code == 200, r.text
     assert r.json() == {"patches": [{
         "version": "107.2", "filename": P2, "url": f"{server.url}/v1/patches/{P2}",
-        "sha256": sha2, "size": 100, "kernel": "5.15.0-107.117"}]}
+        "sha256": sha2, "size": len(f"bytes of {P2}"), "kernel": "5.15.0-107.117"}]}
+    # The URL serves the very bytes the sha256 names.
+    download = requests.get(r.json()["patches"][0]["url"], timeout=30)
+    assert download.status_code == 200 and hashlib.sha256(download.content).hexdigest() == sha2
 
     edge = machine_token(server, OTHER, "edge")
     assert check_in(server, edge, OTHER).json()["patches"][0]["filename"] == P3
     # A blocked patch is offered to nobody: the next newest is.
-    sql(server, "INSERT INTO blocklist (filename) VALUES (%s)", (P3,))
+    assert server.admin("POST", f"/v1/admin/patches/{P3}/block", json={"reason": "test"}).status_code == 200
     assert check_in(server, edge, OTHER).json()["patches"][0]["filename"] == P2
     # Stable sees nothing; so does a kernel nobody patched, or a custom one.
     stable = machine_token(server, "stable-machine", "stable")

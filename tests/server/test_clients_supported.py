@@ -1,9 +1,5 @@
 """GET /v1/api/kernels/supported: public, answers from the patch catalogue."""
 
-import psycopg2
-
-from livepatch_app.patchname import parse_patch_name
-
 PATCHES = [
     "livepatch-5.15.0-107.117-generic-107.1-amd64.tar.bz2",
     "livepatch-5.15.0-110.120-generic-110.1-amd64.tar.bz2",
@@ -14,17 +10,10 @@ PATCHES = [
 
 
 def add_patches(server):
-    conn = psycopg2.connect(server.config.database_url)
-    with conn, conn.cursor() as cur:
-        for filename in PATCHES:
-            n = parse_patch_name(filename)
-            cur.execute("""INSERT INTO patches (filename, kernel, kernel_base, abi, build, flavour, version,
-                               version_major, version_minor, architecture, sha256, size, storage_key)
-                           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 1, %s)""",
-                        (filename, n.kernel, n.kernel_base, n.abi, n.build, n.flavour, n.version,
-                         n.version_major, n.version_minor, n.architecture, "0" * 64, filename))
-        cur.execute("INSERT INTO blocklist (filename) VALUES (%s)", (PATCHES[-1],))
-    conn.close()
+    for filename in PATCHES:
+        r = server.admin("PUT", f"/v1/admin/patches/{filename}", data=filename.encode())
+        assert r.status_code == 201, r.text
+    assert server.admin("POST", f"/v1/admin/patches/{PATCHES[-1]}/block").status_code == 200
 
 
 def supported(server, kernel, flavour="generic", arch="amd64", **extra):
