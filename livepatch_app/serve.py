@@ -1,14 +1,37 @@
 """Runs the app under waitress with bounded in-flight work, plus the background
 jobs (sync, clean-up) that this unit is asked to run."""
 
+import json
 import logging
 
-import waitress
+import waitress.server
+from waitress.channel import HTTPChannel
+from waitress.task import ErrorTask
 
 from .app import create_app
 from .limits import ConcurrencyLimiter
 
 log = logging.getLogger("livepatch.serve")
+
+# Waitress answers some malformed requests itself, before the app sees them;
+# these codes keep those answers in the API's JSON error shape.
+_WAITRESS_CODES = {400: "bad-request", 413: "upload-too-large", 431: "headers-too-large"}
+
+
+class _JsonErrorTask(ErrorTask):
+    def execute(self):
+        error = self.request.error
+        body = json.dumps({"error": f"{error.reason}: {error.body}".strip(": "),
+                           "code": _WAITRESS_CODES.get(error.code, "bad-request")}).encode()
+        self.status = f"{error.code} {error.reason}"
+        self.response_headers.append(("Content-Type", "application/json"))
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
+class _JsonErrorChannel(HTTPChannel):
+    error_task_class = _JsonErrorTask
 
 
 def build_wsgi(config, app=None):
@@ -30,11 +53,19 @@ def waitress_options(config):
         "threads": min(capacity + 4, 1024),
         "connection_limit": max(100, capacity + 100),
         "channel_timeout": 120,
-        # Waitress spools bodies to disk; past this it refuses them itself.
+        # Waitress spools bodies to disk and refuses larger ones itself (as JSON,
+        # see _JsonErrorTask); the upload view refuses anything past the limit.
         "max_request_body_size": (config.max_upload_size + 1) * 1024 * 1024,
         "ident": "livepatch",
         "clear_untrusted_proxy_headers": True,
     }
+
+
+def make_server(app, config):
+    """A waitress server for the app, not yet running (call .run())."""
+    server = waitress.server.create_server(app, **waitress_options(config))
+    server.channel_class = _JsonErrorChannel
+    return server
 
 
 def serve(config):
@@ -42,5 +73,9 @@ def serve(config):
     from .jobs import start_jobs
 
     start_jobs(app)
+    server = make_server(app, config)
     log.info("serving on %s:%s", config.bind_address, config.port)
-    waitress.serve(app, **waitress_options(config))
+    try:
+        server.run()
+    finally:
+        server.close()

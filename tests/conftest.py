@@ -37,6 +37,14 @@ def pg_admin_dsn(tmp_path_factory):
     # pgserver's unix socket path must stay short: use a short temp dir.
     folder = tempfile.mkdtemp(prefix="lp-pg-")
     server = pgserver.get_server(folder, cleanup_mode="delete")
+    # A throwaway cluster: durability only slows the tests down.
+    conn = psycopg2.connect(server.get_uri())
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("ALTER SYSTEM SET fsync = off")
+        cur.execute("ALTER SYSTEM SET synchronous_commit = off")
+        cur.execute("SELECT pg_reload_conf()")
+    conn.close()
     yield server.get_uri()
     server.cleanup()
 
@@ -55,23 +63,38 @@ def _with_dbname(dsn, dbname):
     return " ".join(parts)
 
 
+def _create_database(admin_dsn, name, template=None):
+    conn = psycopg2.connect(admin_dsn)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    conn.close()
+
+
+@pytest.fixture(scope="session")
+def migrated_template(pg_admin_dsn):
+    """A migrated database that fresh test databases are copied from (fast)."""
+    name = "lp_template_" + uuid.uuid4().hex[:8]
+    _create_database(pg_admin_dsn, name)
+    schema.upgrade(_with_dbname(pg_admin_dsn, name))
+    yield name
+    conn = psycopg2.connect(pg_admin_dsn)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    conn.close()
+
+
 @pytest.fixture
-def make_database(pg_admin_dsn):
-    """Factory: a fresh, empty database (dropped afterwards); returns its DSN."""
+def make_database(pg_admin_dsn, migrated_template):
+    """Factory: a fresh database (dropped afterwards), migrated or empty; returns its DSN."""
     created = []
 
     def make(migrate=True):
         name = "lp_test_" + uuid.uuid4().hex[:12]
-        conn = psycopg2.connect(pg_admin_dsn)
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(f'CREATE DATABASE "{name}"')
-        conn.close()
+        _create_database(pg_admin_dsn, name, migrated_template if migrate else None)
         created.append(name)
-        dsn = _with_dbname(pg_admin_dsn, name)
-        if migrate:
-            schema.upgrade(dsn)
-        return dsn
+        return _with_dbname(pg_admin_dsn, name)
 
     yield make
     conn = psycopg2.connect(pg_admin_dsn)
@@ -92,15 +115,11 @@ class LiveServer:
     """The real app under real waitress, in a thread, on a free loopback port."""
 
     def __init__(self, config, app):
-        import waitress.server
-
-        from livepatch_app.serve import waitress_options
+        from livepatch_app.serve import make_server
 
         self.config = config
         self.app = app
-        options = waitress_options(config)
-        options.pop("ident", None)
-        self.server = waitress.server.create_server(app, **options)
+        self.server = make_server(app, config)
         self.url = f"http://127.0.0.1:{config.port}"
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
@@ -118,6 +137,8 @@ class LiveServer:
 
     def stop(self):
         self.server.close()
+        # Waitress's worker threads outlive close(); end them, or a long run runs out of threads.
+        self.server.task_dispatcher.shutdown()
         self.app.extensions["livepatch.db"].close()
 
     # Small request helpers, so tests read as HTTP.
@@ -148,6 +169,9 @@ def make_server(make_database, admin_users_entry, tmp_path):
             "url_template": f"http://127.0.0.1:{port}/v1/patches/{{filename}}",
             "filestore_path": str(tmp_path / f"store-{port}"),
             "log_level": "warning",
+            # Small limits keep waitress's thread pool small (threads = both + 4).
+            "concurrency_limit": 8,
+            "burst_limit": 8,
         }
         values.update(overrides)
         config = load_config(None, environ={}, overrides=values)

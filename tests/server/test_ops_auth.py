@@ -125,3 +125,20 @@ def test_overload_answers_503_with_retry_after(make_server):
     time.sleep(0.1)
     assert requests.get(server.url + "/", timeout=5).status_code == 200
     assert "livepatch_server_httpgovernor_request_overload 1" in requests.get(server.url + "/metrics").text
+
+
+def test_waitress_level_errors_are_json(make_server):
+    server = make_server(max_upload_size=1)
+    import socket
+
+    # Far over the limit with a declared length: waitress refuses before the app runs.
+    with socket.create_connection(("127.0.0.1", server.config.port), timeout=10) as sock:
+        sock.sendall(b"PUT /v1/admin/patches/livepatch-5.15.0-1.1-generic-1.1-amd64.tar.bz2 HTTP/1.1\r\n"
+                     b"Host: x\r\nContent-Length: 104857600\r\n\r\n")
+        answer = sock.recv(65536).decode()
+    head, _, body = answer.partition("\r\n\r\n")
+    assert head.startswith("HTTP/1.1 413")
+    assert "application/json" in head
+    import json as _json
+
+    assert _json.loads(body)["code"] == "upload-too-large"
