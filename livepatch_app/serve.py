@@ -15,14 +15,17 @@ log = logging.getLogger("livepatch.serve")
 
 # Waitress answers some malformed requests itself, before the app sees them;
 # these codes keep those answers in the API's JSON error shape.
-_WAITRESS_CODES = {400: "bad-request", 413: "upload-too-large", 431: "headers-too-large"}
+_WAITRESS_ERRORS = {
+    413: ("upload-too-large", "the request body is larger than the server accepts (max_upload_size)"),
+    431: ("headers-too-large", "the request headers are too large"),
+}
 
 
 class _JsonErrorTask(ErrorTask):
     def execute(self):
         error = self.request.error
-        body = json.dumps({"error": f"{error.reason}: {error.body}".strip(": "),
-                           "code": _WAITRESS_CODES.get(error.code, "bad-request")}).encode()
+        code, message = _WAITRESS_ERRORS.get(error.code, ("bad-request", f"malformed request: {error.body}"))
+        body = json.dumps({"error": message, "code": code}).encode()
         self.status = f"{error.code} {error.reason}"
         self.response_headers.append(("Content-Type", "application/json"))
         self.set_close_on_finish()
