@@ -76,7 +76,7 @@ def list_machines():
 @bp.delete("/v1/admin/machines/<machine_id>")
 @admin_required
 def forget_machine(machine_id):
-    if not MACHINE_ID_RE.match(machine_id):
+    if not MACHINE_ID_RE.fullmatch(machine_id):
         raise BadRequest("not a machine id", "invalid-machine-id")
     with context.db().transaction() as cur:
         existed = machines.forget(cur, machine_id)

@@ -20,7 +20,7 @@ from .common import field, format_time, json_body, parse_time
 bp = Blueprint("admin_tokens", __name__)
 
 # Labels appear in URLs (DELETE /v1/admin/auth-tokens/{id}): keep them path-safe.
-LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
+LABEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}")  # used with fullmatch
 
 
 def _token_json(row):
@@ -44,7 +44,7 @@ def _token_json(row):
 def create_token():
     body = json_body()
     label = field(body, "id", required=True)
-    if not LABEL_RE.match(label):
+    if not LABEL_RE.fullmatch(label):
         raise BadRequest("'id' must be 1-128 letters, digits or . _ : @ - (starting with a letter or digit)",
                          "invalid-field")
     tier_name = field(body, "tier", required=True)

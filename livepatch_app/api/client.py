@@ -8,8 +8,8 @@ machine moves to that auth token's tier, and it still counts once against the
 token's machine limit. So a machine that lost its token can recover it, and a
 copied token dies when its owner re-enables.
 
-Machine ids and tokens never reach the logs: security lines name the route
-template, not the path.
+Log lines written here carry neither machine ids nor tokens: security lines
+name the route template, not the path.
 """
 
 import logging
@@ -28,15 +28,15 @@ from .common import field, format_time, json_body
 
 bp = Blueprint("client", __name__)
 
-MACHINE_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+MACHINE_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # used with fullmatch
 PATCH_STATES = ("applied", "apply-failed", "unapplied", "needs-check", "nothing-to-apply", "unknown",
                 "check-failed", "applied-with-bug", "kernel-upgrade-required")
 # `uname -m` names -> Debian architecture names, which patch file names use.
 ARCH_ALIASES = {"x86_64": "amd64", "aarch64": "arm64", "ppc64le": "ppc64el", "armv7l": "armhf",
                 "i686": "i386", "i586": "i386"}
 # Free-text report fields: (JSON key, column, max length, pattern or None).
-_KERNEL_TEXT_RE = re.compile(r"^[A-Za-z0-9._+~-]+$")
-_VERSION_TEXT_RE = re.compile(r"^[A-Za-z0-9._+~:-]*$")
+_KERNEL_TEXT_RE = re.compile(r"[A-Za-z0-9._+~-]+")
+_VERSION_TEXT_RE = re.compile(r"[A-Za-z0-9._+~:-]*")
 _TEXT_FIELDS = (
     ("kernel", "kernel", 128, _KERNEL_TEXT_RE),
     ("patch-version", "patch_version", 64, _VERSION_TEXT_RE),
@@ -54,7 +54,7 @@ def _security(event, **fields):
 
 
 def _check_machine_id(machine_id):
-    if not isinstance(machine_id, str) or not MACHINE_ID_RE.match(machine_id):
+    if not isinstance(machine_id, str) or not MACHINE_ID_RE.fullmatch(machine_id):
         raise BadRequest("the machine id must be 1-128 letters, digits or . _ : - "
                          "(usually the 32 hex digits of /etc/machine-id)", "invalid-machine-id")
 
@@ -128,7 +128,7 @@ def _parse_report(body):
         value = field(body, key, required=(key == "kernel"))
         if value is not None:
             value = value.strip()
-            if len(value) > max_len or (pattern and not pattern.match(value)) or "\x00" in value:
+            if len(value) > max_len or (pattern and not pattern.fullmatch(value)) or "\x00" in value:
                 raise BadRequest(f"'{key}' must be at most {max_len} characters"
                                  + (" of letters, digits and . _ + ~ : -" if pattern else ""), "invalid-field")
         report[column] = value or None
@@ -205,9 +205,9 @@ def info(machine_id):
 
 # "5.15", "5.15.0", "5.15.0-107", "5.15.0-107.117", each optionally "-<flavour>".
 _KERNEL_QUERY_RE = re.compile(
-    r"^(?P<major>\d+)\.(?P<minor>\d+)"
+    r"(?P<major>\d+)\.(?P<minor>\d+)"
     r"(?:\.(?P<patch>\d+)(?:-(?P<abi>\d+)(?:\.(?P<build>\d+))?)?)?"
-    r"(?:-(?P<flavour>[a-z0-9]+(?:-[a-z0-9]+)*))?$")
+    r"(?:-(?P<flavour>[a-z0-9]+(?:-[a-z0-9]+)*))?")
 
 
 def _support(kernels, match):
@@ -237,7 +237,7 @@ def kernels_supported():
         if not values[name]:
             raise BadRequest(f"query parameter '{name}' is required", "missing-query")
     # codename and build-date are accepted and not needed: patches are per kernel.
-    match = _KERNEL_QUERY_RE.match(values["kernel-version"])
+    match = _KERNEL_QUERY_RE.fullmatch(values["kernel-version"])
     flavour = values["flavour"].lower()
     arch = ARCH_ALIASES.get(values["architecture"].lower(), values["architecture"].lower())
     if match is None or arch not in ARCHITECTURES or (match["flavour"] and match["flavour"] != flavour):

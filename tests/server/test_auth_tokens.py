@@ -71,6 +71,7 @@ BAD_BODIES = [
     ({"id": "", "tier": "edge"}, "invalid-field"),
     ({"id": "has space", "tier": "edge"}, "invalid-field"),
     ({"id": "a/b", "tier": "edge"}, "invalid-field"),
+    ({"id": "line\n", "tier": "edge"}, "invalid-field"),
     ({"id": "x" * 129, "tier": "edge"}, "invalid-field"),
     ({"id": 5, "tier": "edge"}, "invalid-field"),
     ({"id": "x", "tier": ["edge"]}, "invalid-field"),

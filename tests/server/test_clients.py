@@ -119,7 +119,7 @@ def test_enable_refusals(server):
     assert r.status_code == 401 and r.json()["code"] == "token-expired"
 
     good = auth_token(server, "good")
-    for bad_id in ("x" * 129, "has%20space", "semi;colon", "%00"):
+    for bad_id in ("x" * 129, "has%20space", "semi;colon", "%00", "trailing%0A"):
         r = server.request("PUT", f"/v1/client/{bad_id}", headers=bearer(good))
         assert r.status_code == 400 and r.json()["code"] == "invalid-machine-id", bad_id
     assert sql(server, "SELECT count(*) FROM machines")[0][0] == 0

@@ -51,6 +51,7 @@ def test_answers(server):
         ("five", "generic", "amd64", "unknown"),
         ("5.15.0-107.117-lowlatency", "generic", "amd64", "unknown"),
         ("5", "generic", "amd64", "unknown"),
+        ("5.15\n0", "generic", "amd64", "unknown"),
     ]
     for kernel, flavour, arch, expected in cases:
         assert supported(server, kernel, flavour, arch) == expected, (kernel, flavour, arch)
