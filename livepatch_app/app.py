@@ -25,6 +25,8 @@ BLUEPRINTS = [
 # Endpoints that answer while the schema is behind (operations and the contract).
 _OPS_ENDPOINTS = {"ops.index", "ops.debug_info", "ops.debug_status", "ops.metrics", "ops.openapi"}
 
+_PRIVATE_PATH_PREFIXES = ("/v1/client/", "/api/machine/", "/api/machine-tokens", "/v1/admin/machines/")
+
 log = logging.getLogger("livepatch.http")
 
 
@@ -70,7 +72,9 @@ def _after(response):
     elapsed = time.monotonic() - g.get("started", time.monotonic())
     handler = request.url_rule.rule if request.url_rule else "unmatched"
     context.metrics().requests.observe(elapsed, handler=handler, method=request.method, code=response.status_code)
-    log_fields(log, logging.INFO, "request", method=request.method, path=request.path,
+    # Client paths carry machine ids: log their route template, not the path.
+    path = handler if handler.startswith(_PRIVATE_PATH_PREFIXES) else request.path
+    log_fields(log, logging.INFO, "request", method=request.method, path=path,
                status=response.status_code, duration_ms=round(elapsed * 1000, 1),
                remote=request.remote_addr)
     return response

@@ -121,9 +121,17 @@ class LiveServer:
         self.app = app
         self.server = make_server(app, config)
         self.url = f"http://127.0.0.1:{config.port}"
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.stopping = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
         self._wait()
+
+    def _run(self):
+        try:
+            self.server.run()
+        except OSError:
+            if not self.stopping:  # closing the socket under the loop is the way to stop it
+                raise
 
     def _wait(self):
         deadline = time.time() + 10
@@ -136,6 +144,7 @@ class LiveServer:
         raise RuntimeError("live server did not start")
 
     def stop(self):
+        self.stopping = True
         self.server.close()
         # Waitress's worker threads outlive close(); end them, or a long run runs out of threads.
         self.server.task_dispatcher.shutdown()
