@@ -20,13 +20,11 @@ import pytest
 import requests
 import yaml
 
-from conftest import ADMIN_PASSWORD, ADMIN_USER, LiveServer, _with_dbname, free_port
+from conftest import ADMIN_PASSWORD, ADMIN_USER, LiveServer, _create_database, _with_dbname, free_port
 
 SCRIPT = Path(sys.executable).with_name("livepatch-admin")
 CLI = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "livepatch_app.admin_cli"]
 CREDENTIALS = f"{ADMIN_USER}:{ADMIN_PASSWORD}"
-# Waitress gets a thread per slot (concurrency + burst): the CLI's servers need few.
-SMALL = {"concurrency_limit": 4, "burst_limit": 4}
 
 
 class Result:
@@ -93,35 +91,32 @@ class AdminCLI:
 
 
 @pytest.fixture(scope="module")
-def shared_server(pg_admin_dsn, admin_users_entry, tmp_path_factory):
+def shared_server(pg_admin_dsn, migrated_template, admin_users_entry, tmp_path_factory):
     """One live server (real waitress, fresh migrated database) for a whole test file:
-    starting one per test would cost more than the tests. Tests on it use names of
+    a server per test would cost more than the tests. Tests on it use names of
     their own (unique()) and never assume an empty server."""
     import psycopg2
 
-    from livepatch_app import schema
     from livepatch_app.app import create_app
     from livepatch_app.config import load_config
     from livepatch_app.serve import build_wsgi
 
     name = "lp_test_cli_" + uuid.uuid4().hex[:12]
-    admin_conn = psycopg2.connect(pg_admin_dsn)
-    admin_conn.autocommit = True
-    with admin_conn.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    dsn = _with_dbname(pg_admin_dsn, name)
-    schema.upgrade(dsn)
+    _create_database(pg_admin_dsn, name, migrated_template)
     port = free_port()
     config = load_config(None, environ={}, overrides={
-        "database_url": dsn, "port": port, "bind_address": "127.0.0.1", "auth_basic_users": admin_users_entry,
-        "url_template": f"http://127.0.0.1:{port}/v1/patches/{{filename}}",
-        "filestore_path": str(tmp_path_factory.mktemp("store")), "log_level": "warning", **SMALL})
+        "database_url": _with_dbname(pg_admin_dsn, name), "port": port, "bind_address": "127.0.0.1",
+        "auth_basic_users": admin_users_entry, "url_template": f"http://127.0.0.1:{port}/v1/patches/{{filename}}",
+        "filestore_path": str(tmp_path_factory.mktemp("store")), "log_level": "warning",
+        "concurrency_limit": 4, "burst_limit": 4})
     server = LiveServer(config, build_wsgi(config, create_app(config)))
     yield server
     server.stop()
-    with admin_conn.cursor() as cur:
+    conn = psycopg2.connect(pg_admin_dsn)
+    conn.autocommit = True
+    with conn.cursor() as cur:
         cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin_conn.close()
+    conn.close()
 
 
 def unique(prefix):
@@ -199,7 +194,7 @@ def test_login_again_replaces_and_revokes_the_old_session(cli, shared_server):
 
 
 def test_one_session_per_server(shared_server, make_server, tmp_path):
-    other = make_server(**SMALL)
+    other = make_server()
     home = tmp_path / "home"
     one, two = AdminCLI(shared_server.url, home), AdminCLI(other.url, home)
     one.login()
@@ -349,7 +344,7 @@ def test_usage_errors(offline_cli):
 
 
 def test_schema_behind_is_a_503_line(make_server, tmp_path):
-    server = make_server(migrate=False, **SMALL)
+    server = make_server(migrate=False)
     cli = AdminCLI(server.url, tmp_path / "home")
     result = cli.fails("login", "-a", CREDENTIALS, rc=1)
     assert re.match(r"^error: login: .+ \(schema-upgrade-required, HTTP 503\)\n$", result.err), result

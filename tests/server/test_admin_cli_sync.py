@@ -3,7 +3,7 @@ from the live one through `sync trigger --wait`, sync reports, storage refresh."
 
 import os
 
-from test_admin_cli import SMALL, AdminCLI, admin, cli, shared_server, unique  # noqa: F401 (fixtures)
+from test_admin_cli import AdminCLI, admin, cli, shared_server, unique  # noqa: F401 (fixtures)
 from test_admin_cli_patches import patch_file
 
 
@@ -38,7 +38,7 @@ def test_downstream_syncs_through_the_cli(shared_server, admin, make_server, tmp
     token = admin.ok("sync-tokens", "add", "edge", unique("downstream")).out.strip()
 
     downstream = make_server(patch_sync_enabled=True, sync_upstream=shared_server.url, sync_token=token,
-                             sync_flavors="generic", **SMALL)
+                             sync_flavors="generic")
     down = AdminCLI(downstream.url, tmp_path / "down-home")
     down.login()
     run = down.json("sync", "trigger", "--wait")
