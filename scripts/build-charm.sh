@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # `make build`: the deployable livepatch charm in build/livepatch.
 #
-# 1. Stage the layer: every tracked or untracked-but-not-ignored file (so .venv,
-#    build/ and the like never get copied), with docs/charm-README.md as the
-#    charm's README. charm build refuses an output dir inside its source, and the
-#    stage also keeps it from walking .venv.
-# 2. `charm build` with charm-tools (own venv under build/.tools) against the
-#    local interfaces/ only. It runs `charm proof`, whose warnings fail the build.
-# 3. Complete the wheelhouse with BINARY wheels for every Python the charm runs on
+# 1. charm-tools and uv in their own venv under build/.tools.
+# 2. Stage the layer: tracked or untracked-but-not-ignored files that layer.yaml
+#    does not exclude, plus interfaces/, with docs/charm-README.md as the charm's
+#    README. charm build refuses an output dir inside its source; the stage also
+#    keeps it from walking .venv, and makes the no-op check see only real inputs.
+# 3. `charm build` against the local interfaces/ only. It runs `charm proof`,
+#    whose warnings fail the build.
+# 4. Complete the wheelhouse with BINARY wheels for every Python the charm runs on
 #    (3.10 on 22.04, 3.12 on 24.04, and this machine's), for the hooks
 #    (wheelhouse.txt) and the server (pyproject.toml): units are often
 #    air-gapped, with no compiler and no index. uv resolves per target Python,
 #    because pip evaluates environment markers for the Python it runs on.
-# 4. Swap the result into build/livepatch.
+# 5. Swap the result into build/livepatch.
 # Nothing is rebuilt when the staged inputs are those of the last build.
 set -euo pipefail
 
@@ -39,28 +40,7 @@ trap 'rm -rf "$WORK"' EXIT
 STAGE=$WORK/livepatch
 mkdir -p "$STAGE"
 
-# --- 1. stage -------------------------------------------------------------------
-git ls-files -z --cached --others --exclude-standard \
-  | while IFS= read -r -d '' f; do
-      if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\0' "$f"; fi   # skip deleted files
-    done \
-  | xargs -0 cp -P --parents -t "$STAGE"
-cp docs/charm-README.md "$STAGE/README.md"
-
-inputs_hash() {
-  {
-    (cd "$STAGE" && find . \( -type f -o -type l \) -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
-    sha256sum scripts/build-charm.sh
-    echo "$TOOLS_SPEC $TARGET_PYTHONS $UV_PLATFORM $("$PYTHON" -c 'import sys; print(sys.version_info[:2])')"
-  } | sha256sum | cut -d' ' -f1
-}
-HASH=$(inputs_hash)
-if [ -d "$OUT" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$HASH" ]; then
-  log "build/livepatch is up to date"
-  exit 0
-fi
-
-# --- 2. tools -------------------------------------------------------------------
+# --- 1. tools (own venv, reused while the versions stay) ------------------------
 if [ ! -x "$TOOLS/bin/charm-build" ] || [ "$(cat "$TOOLS/.spec" 2>/dev/null)" != "$TOOLS_SPEC" ]; then
   log "installing build tools: $TOOLS_SPEC"
   rm -rf "$TOOLS"
@@ -72,6 +52,37 @@ if [ ! -x "$TOOLS/bin/charm-build" ] || [ "$(cat "$TOOLS/.spec" 2>/dev/null)" !=
 fi
 export PATH="$TOOLS/bin:$PATH"   # charm build runs `virtualenv` from PATH
 HOST_PYTHON=$("$TOOLS/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+
+# --- 2. stage: what charm build would read, by layer.yaml's own exclude list ------
+# The interface layers under interfaces/ are inputs too, though not copied as such.
+git ls-files -z --cached --others --exclude-standard | "$TOOLS/bin/python" -c '
+import os, sys
+import pathspec, yaml
+excludes = (yaml.safe_load(open("layer.yaml")) or {}).get("exclude") or []
+spec = pathspec.PathSpec.from_lines("gitwildmatch", excludes)
+for path in sys.stdin.buffer.read().decode().split("\0"):
+    if path and (os.path.lexists(path)) and (path.startswith("interfaces/") or not spec.match_file(path)):
+        sys.stdout.write(path + "\0")
+' | xargs -0 cp -P --parents -t "$STAGE"
+cp docs/charm-README.md "$STAGE/README.md"
+
+inputs_hash() {
+  {
+    (cd "$STAGE" && find . \( -type f -o -type l \) -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) | tee "$WORK/inputs.list"
+    sha256sum scripts/build-charm.sh
+    echo "$TOOLS_SPEC $TARGET_PYTHONS $UV_PLATFORM $HOST_PYTHON"
+  } | sha256sum | cut -d' ' -f1
+}
+HASH=$(inputs_hash)
+if [ -d "$OUT" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$HASH" ]; then
+  log "build/livepatch is up to date"
+  exit 0
+fi
+if [ -f "$ROOT/build/.livepatch-inputs.list" ]; then
+  changed=$( (diff "$ROOT/build/.livepatch-inputs.list" "$WORK/inputs.list" || true) \
+    | sed -n 's/^[<>] [0-9a-f]*  \.\///p' | sort -u)
+  log "rebuilding; changed since the last build: $(echo $changed | cut -c1-300)"
+fi
 
 # --- 3. charm build ---------------------------------------------------------------
 log "charm build (interfaces from ./interfaces)"
@@ -128,4 +139,5 @@ if [ -d "$OUT" ]; then mv "$OUT" "$OUT.old"; fi
 mv "$CHARM" "$OUT"
 rm -rf "$OUT.old"
 echo "$HASH" > "$STAMP"
+cp "$WORK/inputs.list" "$ROOT/build/.livepatch-inputs.list"
 log "built $OUT ($(ls "$OUT/wheelhouse" | wc -l) wheels for Python $(echo $PYTHONS | tr ' ' ','))"

@@ -1,0 +1,128 @@
+"""Rendering: the server config the charm writes is one the server accepts, and the
+systemd unit runs the server unprivileged, hardened and restarted on failure."""
+
+import configparser
+import os
+
+import bcrypt
+import yaml
+
+from charms.livepatch import paths, render, validation
+from conftest import ROOT
+from livepatch_app import config as server_config
+from test_validation import config
+
+TEMPLATES = os.path.join(ROOT, "templates")
+DSN = "host=10.0.0.9 port=5432 dbname=livepatch user=u password='p w\\'d'"
+
+
+def rendered(resource_token="", **changes):
+    settings = validation.validate(config(**changes))
+    context = render.config_context(
+        settings,
+        database_url=DSN,
+        bind_address="10.0.0.5",
+        leader=True,
+        deployment_id="model-uuid",
+        resource_token=resource_token,
+        unit_name="livepatch/0",
+    )
+    return render.server_config(context, TEMPLATES)
+
+
+def load_in_server(tmp_path, text):
+    path = tmp_path / "livepatch.yaml"
+    path.write_text(text)
+    return server_config.load_config(str(path), environ={})
+
+
+def test_every_rendered_key_is_a_server_option(tmp_path):
+    data = yaml.safe_load(rendered())
+    assert set(data) <= set(server_config.OPTIONS)
+    # every charm option the server knows, plus what the charm adds
+    charm_options = set(validation.OPTIONS)
+    assert charm_options <= set(data)
+    assert {"database_url", "bind_address", "leader", "deployment_id", "patch_cache_path"} <= set(data)
+
+
+def test_the_server_loads_the_rendered_config(tmp_path):
+    admin = bcrypt.hashpw(b"secret", bcrypt.gensalt(4)).decode()
+    text = rendered(
+        port=8081,
+        auth_basic_users=f"admin:{admin}\nops:{admin}",
+        patchstore="file",
+        sync_flavors="generic,aws",
+        http_proxy="http://proxy.example:3128",
+        sync_token="upstream-token",
+    )
+    loaded = load_in_server(tmp_path, text)
+    assert loaded.port == 8081
+    assert loaded.bind_address == "10.0.0.5"
+    assert loaded.database_url == DSN
+    assert loaded.url_template == "http://lp.example/patches/{filename}"
+    assert loaded.leader is True
+    assert loaded.deployment_id == "model-uuid"
+    assert set(loaded.auth_basic_users) == {"admin", "ops"}
+    assert loaded.store_type == "filesystem"
+    assert loaded.sync_flavors == ["generic", "aws"]
+    assert loaded.sync_token == "upstream-token"
+    assert loaded.patch_sync_enabled is True
+    assert loaded.patch_cache_path == paths.CACHE_DIR
+
+
+def test_sync_token_option_wins_over_the_resource_token(tmp_path):
+    assert load_in_server(tmp_path, rendered(resource_token="from-leader")).sync_token == "from-leader"
+    text = rendered(resource_token="from-leader", sync_token="from-config")
+    assert load_in_server(tmp_path, text).sync_token == "from-config"
+
+
+def test_awkward_strings_survive_yaml(tmp_path):
+    template = "http://lp.example/p?f={filename}&x=\"q\"#<a>:'b'"
+    loaded = load_in_server(tmp_path, rendered(url_template=template))
+    assert loaded.url_template == template
+
+
+def unit_file(**changes):
+    settings = validation.validate(config(**changes))
+    context = render.unit_context(settings, python="/var/lib/juju/agents/unit-livepatch-0/.venv/bin/python",
+                                  unit_name="livepatch/0")
+    text = render.systemd_unit(context, TEMPLATES)
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str
+    parser.read_string(text)
+    return text, parser
+
+
+def test_unit_runs_the_server_unprivileged_and_hardened():
+    text, unit = unit_file()
+    service = unit["Service"]
+    assert service["ExecStart"] == (
+        "/var/lib/juju/agents/unit-livepatch-0/.venv/bin/python -m livepatch_app serve "
+        "--config /etc/livepatch/livepatch.yaml"
+    )
+    assert service["User"] == "livepatch" and service["Group"] == "livepatch"
+    assert service["Restart"] == "on-failure"
+    for option, value in {
+        "NoNewPrivileges": "yes",
+        "ProtectSystem": "strict",
+        "PrivateTmp": "yes",
+        "ProtectHome": "yes",
+        "CapabilityBoundingSet": "",
+    }.items():
+        assert service[option] == value, option
+    assert "AmbientCapabilities" not in service
+    assert unit["Install"]["WantedBy"] == "multi-user.target"
+    assert "ReadWritePaths" not in service
+
+
+def test_privileged_port_gets_exactly_the_bind_capability():
+    _, unit = unit_file(port=80)
+    assert unit["Service"]["AmbientCapabilities"] == "CAP_NET_BIND_SERVICE"
+    assert unit["Service"]["CapabilityBoundingSet"] == "CAP_NET_BIND_SERVICE"
+
+
+def test_filesystem_store_outside_the_state_dir_is_writable():
+    _, unit = unit_file(patchstore="filesystem", filestore_path="/srv/patches")
+    assert unit["Service"]["ReadWritePaths"] == "-/srv/patches"
+    _, unit = unit_file(patchstore="filesystem", filestore_path="/var/lib/livepatch/patches")
+    assert "ReadWritePaths" not in unit["Service"]
