@@ -8,9 +8,20 @@ import pytest
 
 
 @pytest.fixture
-def server(make_server):
-    # Few waitress threads: a live server's worker threads outlive it in a test session.
-    return make_server(concurrency_limit=4, burst_limit=4)
+def make_server(make_server):
+    """conftest's live servers with few waitress threads, each joined at teardown:
+    waitress's close() leaves its worker threads running for the whole session."""
+    made = []
+
+    def make(**config):
+        config.setdefault("concurrency_limit", 4)
+        config.setdefault("burst_limit", 4)
+        made.append(make_server(**config))
+        return made[-1]
+
+    yield make
+    for live in made:
+        live.server.task_dispatcher.shutdown()
 
 
 def make_sync_token(server, name="down-1", tier="stable", **extra):
