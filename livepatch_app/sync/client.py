@@ -84,7 +84,10 @@ class UpstreamClient:
         if response.status_code >= 400:
             reason = self._clean(_upstream_reason(response))
             response.close()
-            raise UpstreamError(f"{what}: upstream answered HTTP {response.status_code}{reason}", fatal)
+            hint = ""
+            if response.status_code == 404 and path == "/v1/sync/snapshot":
+                hint = f"; is {self.base_url} a livepatch on-prem server with this sync protocol?"
+            raise UpstreamError(f"{what}: upstream answered HTTP {response.status_code}{reason}{hint}", fatal)
         return response
 
     def snapshot(self, flavours=(), architectures=(), minimum_kernel_version=""):

@@ -183,6 +183,7 @@ def test_transfer_cut_half_way_leaves_nothing_and_next_run_completes(fake, downs
      "rejected the sync token (401): unknown sync token"),
     (lambda h: send_json(h, 403, {"error": "not for you", "code": "forbidden"}), "refused access (403): not for you"),
     (lambda h: send_json(h, 500, {"error": "boom", "code": "internal-error"}), "HTTP 500"),
+    (lambda h: send_raw(h, 404, b"no"), "HTTP 404; is http://127.0.0.1"),
     (lambda h: send_raw(h, 200, b"<html>a captive portal</html>"), "did not answer JSON"),
     (lambda h: send_json(h, 200, {"patches": "all of them"}), "malformed"),
     (lambda h: send_json(h, 200, {"patches": [{"filename": NAME, "sha256": "zz", "size": 1}]}), "no valid sha256"),
