@@ -4,6 +4,7 @@ set; every LIVEPATCH_* variable still applies."""
 
 import os
 import secrets
+import signal
 import sys
 
 from .config import ConfigError, load_config
@@ -86,6 +87,9 @@ def run_dev(config_path, state_dir):
         print("  admin users: from LIVEPATCH_AUTH_BASIC_USERS")
     print("  Ctrl-C stops the server (and the embedded PostgreSQL)", flush=True)
     setup_logging(config.log_level)
+    # SIGTERM (e.g. from a test harness or `kill`) stops like Ctrl-C, so the
+    # embedded PostgreSQL is stopped too instead of being left running.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         serve(config)
     except KeyboardInterrupt:
