@@ -48,7 +48,7 @@ def _tier_id(cur, name):
         return None
     tier = tiers.find(cur, name)
     if tier is None:
-        raise NotFound(f"no tier named {name!r}", "unknown-tier")
+        raise NotFound(f"no tier named {name!r}", "tier-not-found")
     return tier["id"]
 
 
@@ -81,7 +81,7 @@ def forget_machine(machine_id):
     with context.db().transaction() as cur:
         existed = machines.forget(cur, machine_id)
     if not existed:
-        raise NotFound("no such machine", "unknown-machine")
+        raise NotFound("no such machine", "machine-not-found")
     return jsonify({"machine-id": machine_id, "forgotten": True})
 
 

@@ -58,7 +58,7 @@ def create_token():
     with context.db().transaction() as cur:
         tier = tiers.find(cur, tier_name)
         if tier is None:
-            raise NotFound(f"no tier named {tier_name!r}", "unknown-tier")
+            raise NotFound(f"no tier named {tier_name!r}", "tier-not-found")
         row = auth_tokens.create(cur, label, token_hash(token), tier["id"], g.admin_user,
                                  valid_until, max_machines)
     if row is None:
@@ -82,5 +82,5 @@ def revoke_token(label):
     with context.db().transaction() as cur:
         row = auth_tokens.revoke(cur, label)
     if row is None:
-        raise NotFound(f"no auth token labelled {label!r}", "unknown-token")
+        raise NotFound(f"no auth token labelled {label!r}", "token-not-found")
     return jsonify(_token_json(row))

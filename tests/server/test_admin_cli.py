@@ -359,7 +359,7 @@ def test_server_errors_show_sentence_and_code(admin):
     assert result.err == f"error: auth-token: an auth token labelled '{label}' already exists (token-exists, HTTP 409)\n"
     result = admin.fails("auth-token", unique("other"), "stable", "--valid-until", "next tuesday")
     assert "(invalid-field, HTTP 400)" in result.err and "valid-until" in result.err
-    assert "(unknown-tier, HTTP 404)" in admin.fails("auth-token", unique("x"), "no-such-tier").err
+    assert "(tier-not-found, HTTP 404)" in admin.fails("auth-token", unique("x"), "no-such-tier").err
 
 
 # -- TLS ----------------------------------------------------------------------------------------

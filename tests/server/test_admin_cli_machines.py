@@ -71,7 +71,7 @@ def test_whole_session(shared_server, cli, tmp_path):
     assert "applied:" in out and "total:" in out
     assert "No machines match." in cli.ok("report", "machines", tier, version, "unapplied").out
     assert "(invalid-query, HTTP 400)" in cli.fails("report", "machines", tier, version, "sleepy").err
-    assert "(unknown-tier, HTTP 404)" in cli.fails("report", "patch-health", unique("nope"), version).err
+    assert "(tier-not-found, HTTP 404)" in cli.fails("report", "patch-health", unique("nope"), version).err
 
     # Machines: listed, filtered, forgotten.
     listed = cli.json("machine", "list", "--tier", tier)
@@ -82,14 +82,14 @@ def test_whole_session(shared_server, cli, tmp_path):
     assert mine["machines-enabled"] == 1 and mine["max-machines"] == 2
     assert cli.ok("machine", "forget", machine_id).out == f"Machine {machine_id} forgotten.\n"
     assert check_in(server, machine_id, machine_token, kernel).status_code == 401
-    assert "(unknown-machine, HTTP 404)" in cli.fails("machine", "forget", machine_id).err
+    assert "(machine-not-found, HTTP 404)" in cli.fails("machine", "forget", machine_id).err
     assert cli.json("report", "machines", tier)["total"] == 0
 
     # Revoking the auth token stops new enables.
     assert cli.ok("auth-tokens", "revoke", mine["id"]).out == f"Auth token {mine['id']} revoked.\n"
     assert enable(server, uuid.uuid4().hex, token).status_code == 401
     assert [t for t in cli.json("auth-tokens", "list")["auth-tokens"] if t["id"] == mine["id"]][0]["revoked"]
-    assert "(unknown-token, HTTP 404)" in cli.fails("auth-tokens", "revoke", unique("never")).err
+    assert "(token-not-found, HTTP 404)" in cli.fails("auth-tokens", "revoke", unique("never")).err
 
     # Nothing secret on any output but the created token, once.
     cli.ok("logout")
@@ -113,5 +113,5 @@ def test_auth_token_options_and_json(admin):
 def test_machine_filters_are_checked(admin):
     assert "(invalid-machine-id, HTTP 400)" in admin.fails("machine", "forget", "not a machine").err
     assert "(invalid-query, HTTP 400)" in admin.fails("machine", "list", "--state", "sleepy").err
-    assert "(unknown-tier, HTTP 404)" in admin.fails("machine", "list", "--tier", unique("nope")).err
+    assert "(tier-not-found, HTTP 404)" in admin.fails("machine", "list", "--tier", unique("nope")).err
     assert "x>=1" in admin.fails("machine", "list", "--limit", "0", rc=2).err

@@ -59,7 +59,7 @@ def test_duplicate_label_conflicts_unknown_tier_not_found(server):
     r = create(server, "dup", "stable")
     assert r.status_code == 409 and r.json()["code"] == "token-exists"
     r = create(server, "other", "no-such-tier")
-    assert r.status_code == 404 and r.json()["code"] == "unknown-tier"
+    assert r.status_code == 404 and r.json()["code"] == "tier-not-found"
     # A revoked label stays taken: the list keeps the history of who had it.
     server.admin("DELETE", "/v1/admin/auth-tokens/dup")
     assert create(server, "dup").status_code == 409
@@ -103,7 +103,7 @@ def test_bad_json_is_400(server):
 
 def test_revoke_unknown_is_404(server):
     r = server.admin("DELETE", "/v1/admin/auth-tokens/nobody")
-    assert r.status_code == 404 and r.json()["code"] == "unknown-token"
+    assert r.status_code == 404 and r.json()["code"] == "token-not-found"
 
 
 def test_admin_auth_required(server):

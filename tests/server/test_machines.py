@@ -64,7 +64,7 @@ def test_paging(server):
 
 
 def test_bad_queries(server):
-    for query, status, code in (("tier=nope", 404, "unknown-tier"), ("state=great", 400, "invalid-query"),
+    for query, status, code in (("tier=nope", 404, "tier-not-found"), ("state=great", 400, "invalid-query"),
                                 ("limit=0", 400, "invalid-query"), ("limit=x", 400, "invalid-query"),
                                 ("offset=-1", 400, "invalid-query"), ("limit=100000", 400, "invalid-query")):
         r = server.admin("GET", f"/v1/admin/machines?{query}")
@@ -89,7 +89,7 @@ def test_forget(server):
         assert cur.fetchone()[0] == 1
     conn.close()
     r = server.admin("DELETE", "/v1/admin/machines/m-a")
-    assert r.status_code == 404 and r.json()["code"] == "unknown-machine"
+    assert r.status_code == 404 and r.json()["code"] == "machine-not-found"
     r = server.admin("DELETE", "/v1/admin/machines/bad%20id")
     assert r.status_code == 400 and r.json()["code"] == "invalid-machine-id"
     # The auth token's count follows.

@@ -63,7 +63,7 @@ def test_report_machines(server):
     r = server.admin("GET", "/v1/admin/reports/machines")
     assert r.status_code == 400 and r.json()["code"] == "missing-query"
     r = server.admin("GET", "/v1/admin/reports/machines?tier=nope")
-    assert r.status_code == 404 and r.json()["code"] == "unknown-tier"
+    assert r.status_code == 404 and r.json()["code"] == "tier-not-found"
     r = server.admin("GET", "/v1/admin/reports/machines?tier=edge&state=bogus")
     assert r.status_code == 400
 
