@@ -51,7 +51,7 @@ def converge(db, website):
     facts.leader = hookenv.is_leader()
     facts.sync_enabled = settings["patch_sync_enabled"]
 
-    facts.db_related = bool(db is not None and db.relations)
+    facts.db_related = _related(db)
     if not facts.db_related:
         _stop_if_running()  # without a database there is nothing to serve
         return status.assess(facts)
@@ -87,6 +87,15 @@ def converge(db, website):
             health = service.wait_healthy(bind, settings["port"], timeout=30 if restarted else 3)
             facts.health_ok, facts.health_reason = health.ok, health.reason
     return status.assess(facts)
+
+
+def _related(endpoint):
+    """Whether the endpoint has a relation that is not being removed in this very hook."""
+    if endpoint is None:
+        return False
+    # In <endpoint>-relation-broken Juju still lists the dying relation.
+    broken = hookenv.relation_id() if hookenv.hook_name() == f"{endpoint.endpoint_name}-relation-broken" else None
+    return any(relation.relation_id != broken for relation in endpoint.relations)
 
 
 def _render(settings, dsn, bind, is_leader, resource_token):
