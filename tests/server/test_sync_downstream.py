@@ -15,27 +15,6 @@ def patch_name(kernel="5.15.0-107.117", flavour="generic", version="107.1", arch
     return PATCH.format(kernel=kernel, flavour=flavour, version=version, arch=arch)
 
 
-@pytest.fixture
-def make_server(make_server):
-    """conftest's live servers with few waitress threads, each joined at teardown:
-    waitress's close() leaves its worker threads running for the whole session."""
-    made = []
-
-    def make(**config):
-        config.setdefault("concurrency_limit", 4)
-        config.setdefault("burst_limit", 4)
-        made.append(make_server(**config))
-        return made[-1]
-
-    yield make
-    for live in made:
-        live.server.task_dispatcher.shutdown()
-
-
-def small(make_server, **config):
-    return make_server(**config)
-
-
 def upload(server, filename, tier=None):
     data = os.urandom(3000 + len(filename))
     r = server.admin("PUT", f"/v1/admin/patches/{filename}", data=data)
@@ -68,13 +47,13 @@ def held(server):
 
 @pytest.fixture
 def upstream(make_server):
-    return small(make_server)
+    return make_server()
 
 
 @pytest.fixture
 def downstream_for(make_server, upstream):
     def make(token, **config):
-        return small(make_server, patch_sync_enabled=True, sync_upstream=upstream.url, sync_token=token, **config)
+        return make_server(patch_sync_enabled=True, sync_upstream=upstream.url, sync_token=token, **config)
 
     return make
 
@@ -127,7 +106,7 @@ def test_edge_token_sees_edge_patches_and_servers_chain(upstream, downstream_for
     assert trigger(middle)["patches-added"] == 1
     # The downstream is itself an upstream for a third server.
     token = sync_token(middle, "edge", name="leaf")
-    leaf = small(make_server, patch_sync_enabled=True, sync_upstream=middle.url, sync_token=token)
+    leaf = make_server(patch_sync_enabled=True, sync_upstream=middle.url, sync_token=token)
     assert trigger(leaf)["patches-added"] == 1
     assert held(leaf) == {edge_only: ["edge"]}
 
@@ -252,11 +231,11 @@ def test_trigger_in_background_and_bad_input(upstream, downstream_for, make_serv
     r = down.admin("GET", "/v1/admin/sync/reports", params={"limit": "0"})
     assert r.status_code == 400 and r.json()["code"] == "invalid-query"
 
-    off = small(make_server)
+    off = make_server()
     r = off.admin("POST", "/v1/admin/sync/trigger", json={"wait": True})
     assert r.status_code == 400 and r.json()["code"] == "sync-disabled"
     assert off.request("GET", "/debug/status").json()["sync"] == {"enabled": False}
-    tokenless = small(make_server, patch_sync_enabled=True, sync_upstream=upstream.url)
+    tokenless = make_server(patch_sync_enabled=True, sync_upstream=upstream.url)
     r = tokenless.admin("POST", "/v1/admin/sync/trigger", json={"wait": False})
     assert r.status_code == 400 and r.json()["code"] == "sync-disabled" and "sync_token" in r.json()["error"]
     assert tokenless.request("GET", "/debug/status").json()["sync"]["status"] == "sync token not set"

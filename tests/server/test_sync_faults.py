@@ -90,23 +90,6 @@ def send_bytes(handler, data, cut_at=None):
 
 
 @pytest.fixture
-def make_server(make_server):
-    """conftest's live servers with few waitress threads, each joined at teardown:
-    waitress's close() leaves its worker threads running for the whole session."""
-    made = []
-
-    def make(**config):
-        config.setdefault("concurrency_limit", 4)
-        config.setdefault("burst_limit", 4)
-        made.append(make_server(**config))
-        return made[-1]
-
-    yield make
-    for live in made:
-        live.server.task_dispatcher.shutdown()
-
-
-@pytest.fixture
 def fake():
     upstream = FakeUpstream()
     yield upstream

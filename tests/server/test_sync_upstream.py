@@ -7,23 +7,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 
-@pytest.fixture
-def make_server(make_server):
-    """conftest's live servers with few waitress threads, each joined at teardown:
-    waitress's close() leaves its worker threads running for the whole session."""
-    made = []
-
-    def make(**config):
-        config.setdefault("concurrency_limit", 4)
-        config.setdefault("burst_limit", 4)
-        made.append(make_server(**config))
-        return made[-1]
-
-    yield make
-    for live in made:
-        live.server.task_dispatcher.shutdown()
-
-
 def make_sync_token(server, name="down-1", tier="stable", **extra):
     r = server.admin("POST", "/v1/admin/sync-tokens", json={"name": name, "tier": tier, **extra})
     assert r.status_code == 200, r.text
