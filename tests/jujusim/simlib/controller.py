@@ -27,12 +27,13 @@ import json
 import os
 import shlex
 import signal
+import socketserver
 import subprocess
 import sys
 import threading
 import time
 
-from . import ops
+from . import hooktools, ops
 from .hooktools import TOOLS
 from .model import (SIMLIB_DIR, SIM_DIR, STANDARD_PATH, agent_tag, charm_dir_in_unit,
                     charm_files, copy_charm, now, unit_app, unit_tag, write_json_atomic)
@@ -62,6 +63,34 @@ DISTRIB_CODENAME=jammy
 DISTRIB_DESCRIPTION="Ubuntu 22.04.4 LTS"
 """
 
+
+# The hook tools' client, like Juju's jujuc: asks the controller over TCP (fast: no
+# python start per call), else runs the tool itself with python. Calls that name
+# files (--file, --output) read them in the unit's namespace: python does those.
+JUJUC = r"""#!/bin/bash
+tool=${0##*/}
+fast=1
+for a in "$@"; do
+  case "$a" in --file|--file=*|-o|--output|--output=*|-h|--help) fast= ;; esac
+done
+if [ -n "$fast" ] && read -r port < @PORTFILE@ 2>/dev/null && [ -n "$port" ] \
+    && { exec 3<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null; then
+  printf '%s\0' jujusim1 @MODEL@ "$tool" @UNIT@ "${JUJU_CONTEXT_ID-}" "${JUJU_RELATION-}" \
+    "${JUJU_RELATION_ID-}" "${JUJU_REMOTE_UNIT-}" "${JUJU_REMOTE_APP-}" "$#" "$@" >&3
+  export LC_ALL=C
+  if read -r rc olen elen <&3; then
+    out= err=
+    if [ "$olen" -gt 0 ]; then IFS= read -r -d '' -N "$olen" out <&3; fi
+    if [ "$elen" -gt 0 ]; then IFS= read -r -d '' -N "$elen" err <&3; fi
+    exec 3<&-
+    printf '%s' "$out"
+    printf '%s' "$err" >&2
+    exit "$rc"
+  fi
+  exec 3<&-
+fi
+exec @FALLBACK@ "$tool" "$@"
+"""
 
 # --------------------------------------------------------------------------
 # host preparation
@@ -211,10 +240,12 @@ def prepare_unit(model, st, unit):
     os.makedirs(tools, exist_ok=True)
     shim = os.path.join(tools, "jujuc")
     with open(shim, "w") as f:
-        f.write("#!/bin/sh\nexec %s -S -I %s %s %s \"${0##*/}\" \"$@\"\n" % (
-            shlex.quote(st.get("tool_python") or PY),
-            shlex.quote(os.path.join(SIMLIB_DIR, "hooktools.py")),
-            shlex.quote(model.path), shlex.quote(unit)))
+        f.write(JUJUC.replace("@PORTFILE@", shlex.quote(os.path.join(model.path, "controller.port")))
+                .replace("@UNIT@", shlex.quote(unit))
+                .replace("@MODEL@", shlex.quote(model.path))
+                .replace("@FALLBACK@", " ".join(shlex.quote(x) for x in (
+                    st.get("tool_python") or PY, "-S", "-I",
+                    os.path.join(SIMLIB_DIR, "hooktools.py"), model.path, unit))))
     os.chmod(shim, 0o755)
     for name in TOOLS:
         link = os.path.join(tools, name)
@@ -443,6 +474,10 @@ def ensure_controller(model):
 
 
 def stop_controller(model, timeout=10):
+    try:
+        os.unlink(os.path.join(model.path, "controller.port"))
+    except OSError:
+        pass
     pid = controller_pid(model)
     if not pid:
         return
@@ -488,6 +523,60 @@ def destroy(model):
 
 
 # --------------------------------------------------------------------------
+# the hook tool server (the jujuc shims talk to it)
+
+TOOL_ENV_KEYS = ("JUJU_CONTEXT_ID", "JUJU_RELATION", "JUJU_RELATION_ID", "JUJU_REMOTE_UNIT",
+                 "JUJU_REMOTE_APP")
+
+
+class _ToolHandler(socketserver.BaseRequestHandler):
+    def handle(self):
+        sock = self.request
+        sock.settimeout(60)
+        try:
+            self._handle(sock)
+        except (OSError, ValueError, IndexError):
+            return  # the client falls back to running the tool with python
+
+    def _handle(self, sock):
+        buf = b""
+        fields = []
+        want = None
+        while want is None or len(fields) < want:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return
+            buf += chunk
+            while b"\0" in buf:
+                field, buf = buf.split(b"\0", 1)
+                fields.append(field.decode("utf-8", "surrogateescape"))
+                if len(fields) == 10:
+                    # another model's shim (a stale port file): let it fall back to python
+                    if fields[0] != "jujusim1" or fields[1] != self.server.model_dir:
+                        return
+                    want = 10 + int(fields[9])
+        tool, unit = fields[2], fields[3]
+        env = dict(zip(TOOL_ENV_KEYS, fields[4:9]))
+        env = {k: v for k, v in env.items() if v}
+        try:
+            rc, out, err = hooktools.run_tool(self.server.model_dir, unit, tool, fields[10:], env)
+        except Exception as e:  # a simulator fault: the hook sees a failing tool
+            rc, out, err = 1, "", "ERROR jujusim: %s: %s\n" % (type(e).__name__, e)
+        outb = out.encode("utf-8", "surrogateescape")
+        errb = err.encode("utf-8", "surrogateescape")
+        sock.sendall(b"%d %d %d\n" % (rc, len(outb), len(errb)) + outb + errb)
+
+
+class ToolServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, model_dir):
+        super().__init__(("127.0.0.1", 0), _ToolHandler)
+        self.model_dir = model_dir
+
+
+# --------------------------------------------------------------------------
 # the controller loop
 
 class Controller:
@@ -512,7 +601,14 @@ class Controller:
         except (OSError, AttributeError):
             pass
         signal.signal(signal.SIGTERM, self._on_term)
-        self._say("controller started (pid %d)" % os.getpid())
+        server = ToolServer(self.model.path)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        port_file = os.path.join(self.model.path, "controller.port")
+        with open(port_file + ".tmp", "w") as f:
+            f.write("%d\n" % server.server_address[1])
+        os.replace(port_file + ".tmp", port_file)
+        self._say("controller started (pid %d, hook tools on 127.0.0.1:%d)"
+                  % (os.getpid(), server.server_address[1]))
         self._recover()
         threading.Thread(target=self._reaper, daemon=True).start()
         workers = []
@@ -545,6 +641,11 @@ class Controller:
             workers = [t for t in workers if t.is_alive()]
             time.sleep(0.05)
         self._say("controller stopping")
+        server.shutdown()
+        try:
+            os.unlink(port_file)
+        except OSError:
+            pass
         return 0
 
     def _on_term(self, signum, frame):

@@ -103,7 +103,7 @@ def _smart(value):
     return str(value)
 
 
-def emit(value, opts):
+def emit(h, value, opts):
     fmt = opts.get("format") or "smart"
     if fmt == "json":
         text = json.dumps(value) + "\n"
@@ -119,20 +119,23 @@ def emit(value, opts):
         with open(opts["output"], "w") as f:
             f.write(text)
     else:
-        sys.stdout.write(text)
+        h.out.append(text)
 
 
 # --------------------------------------------------------------------------
 # the hook context
 
 class Hook:
-    def __init__(self, model, unit, st, tool):
+    def __init__(self, model, unit, st, tool, env, stdin=None):
         self.model = model
         self.unit = unit
         self.app = unit_app(unit)
         self.st = st
         self.tool = tool
-        cid = os.environ.get("JUJU_CONTEXT_ID")
+        self.env = env
+        self.stdin = stdin
+        self.out = []
+        cid = env.get("JUJU_CONTEXT_ID")
         if not cid:
             raise ToolError("JUJU_CONTEXT_ID not set")
         ctx = st["contexts"].get(cid)
@@ -154,7 +157,7 @@ class Hook:
         return self.a["leader"] == self.unit
 
     def relation(self, opts):
-        rid = opts.get("relation") or os.environ.get("JUJU_RELATION_ID")
+        rid = opts.get("relation") or self.env.get("JUJU_RELATION_ID")
         if not rid:
             raise ToolError("no relation id specified")
         try:
@@ -190,16 +193,16 @@ def t_config_get(h, args):
         raise UsageError("unrecognized args: %s" % pos[1:])
     eff = effective_config(h.a["charm"]["options"], h.a["config"])
     if pos:
-        emit(eff.get(pos[0]), opts)
+        emit(h, eff.get(pos[0]), opts)
     elif opts.get("all"):
-        emit(eff, opts)
+        emit(h, eff, opts)
     else:
-        emit({k: v for k, v in eff.items() if v is not None}, opts)
+        emit(h, {k: v for k, v in eff.items() if v is not None}, opts)
 
 
 def t_relation_ids(h, args):
     opts, pos = parse(args, {})
-    name = pos[0] if pos else os.environ.get("JUJU_RELATION")
+    name = pos[0] if pos else h.env.get("JUJU_RELATION")
     if not name:
         raise UsageError("no endpoint name specified")
     out = []
@@ -207,7 +210,7 @@ def t_relation_ids(h, args):
         side = ops.rel_side(rel, h.app)
         if side["endpoint"] == name and ops.relation_visible(rel, h.unit):
             out.append(ops.rid_for(rel, h.app))
-    emit(out, opts)
+    emit(h, out, opts)
 
 
 def t_relation_list(h, args):
@@ -217,9 +220,9 @@ def t_relation_list(h, args):
         raise UsageError("unrecognized args: %s" % pos)
     rel = h.relation(opts)
     if opts.get("app"):
-        emit(ops.rel_remote_app(rel, h.app), opts)
+        emit(h, ops.rel_remote_app(rel, h.app), opts)
         return
-    emit(list(rel["scope"].get(h.unit, [])), opts)
+    emit(h, list(rel["scope"].get(h.unit, [])), opts)
 
 
 def _pending(cur, changes):
@@ -236,7 +239,7 @@ def t_relation_get(h, args):
     if len(pos) > 2:
         raise UsageError("unrecognized args: %s" % pos[2:])
     if opts.get("app"):
-        target = target or os.environ.get("JUJU_REMOTE_APP")
+        target = target or h.env.get("JUJU_REMOTE_APP")
         if not target:
             raise UsageError("no application specified")
         if target == h.app:
@@ -251,7 +254,7 @@ def t_relation_get(h, args):
         else:
             raise ToolError('application "%s" is not in relation %s' % (target, ops.rid_for(rel, h.app)))
     else:
-        target = target or os.environ.get("JUJU_REMOTE_UNIT")
+        target = target or h.env.get("JUJU_REMOTE_UNIT")
         if not target:
             raise UsageError("no unit id specified")
         if target == h.unit:
@@ -261,7 +264,7 @@ def t_relation_get(h, args):
         else:
             raise ToolError('cannot read settings for unit "%s" in relation "%s": unit "%s": '
                             'settings not found' % (target, ops.rid_for(rel, h.app), target))
-    emit(dict(data) if key == "-" else data.get(key), opts)
+    emit(h, dict(data) if key == "-" else data.get(key), opts)
 
 
 RELATION_SET_HELP = """Usage: relation-set [options] key=value [key=value ...]
@@ -300,7 +303,7 @@ def t_relation_set(h, args):
         yaml = _yaml()
         path = opts["file"]
         try:
-            raw = sys.stdin.read() if path == "-" else open(path).read()
+            raw = (h.stdin or sys.stdin).read() if path == "-" else open(path).read()
         except OSError as e:
             raise ToolError("cannot read settings file: %s" % e)
         try:
@@ -339,7 +342,7 @@ def t_unit_get(h, args):
         raise UsageError("expected a single setting: private-address or public-address")
     if pos[0] not in ("private-address", "public-address"):
         raise ToolError('unknown setting "%s"' % pos[0])
-    emit(_address(h), opts)
+    emit(h, _address(h), opts)
 
 
 def _network_info(h):
@@ -379,11 +382,11 @@ def t_network_get(h, args):
         if opts.get(key):
             picked[key] = value
     if len(picked) == 1:
-        emit(list(picked.values())[0], opts)
+        emit(h, list(picked.values())[0], opts)
     elif picked:
-        emit(picked, opts)
+        emit(h, picked, opts)
     else:
-        emit(info, opts)
+        emit(h, info, opts)
 
 
 def t_status_set(h, args):
@@ -417,15 +420,15 @@ def t_status_get(h, args):
         out = view(entry)
         out["units"] = {u: view(h.st["units"][u]["workload"]) for u in h.a["units"]
                         if u in h.st["units"]}
-        emit({"application-status": out}, opts)
+        emit(h, {"application-status": out}, opts)
         return
     entry = view(h.u["workload"])
     if pos:
-        emit(entry.get(pos[0]), opts)
+        emit(h, entry.get(pos[0]), opts)
     elif opts.get("include-data"):
-        emit(entry, opts)
+        emit(h, entry, opts)
     else:
-        emit(entry["status"], opts)
+        emit(h, entry["status"], opts)
 
 
 def t_juju_log(h, args):
@@ -455,22 +458,22 @@ def t_juju_log(h, args):
         raise UsageError("no message specified")
     text = " ".join(msg)
     prefix = ""
-    if os.environ.get("JUJU_RELATION_ID"):
-        prefix = os.environ["JUJU_RELATION_ID"] + ": "
+    if h.env.get("JUJU_RELATION_ID"):
+        prefix = h.env["JUJU_RELATION_ID"] + ": "
     for line in (text.splitlines() or [""]):
         h.model.log(h.unit, "juju-log %s %s%s" % (level, prefix, line))
 
 
 def t_is_leader(h, args):
     opts, pos = parse(args, {})
-    emit(h.is_leader, opts)
+    emit(h, h.is_leader, opts)
 
 
 def t_leader_get(h, args):
     opts, pos = parse(args, {})
     key = pos[0] if pos else "-"
     data = h.a["leader_data"]
-    emit(dict(data) if key == "-" else data.get(key), opts)
+    emit(h, dict(data) if key == "-" else data.get(key), opts)
 
 
 def t_leader_set(h, args):
@@ -498,7 +501,7 @@ def t_action_get(h, args):
     act = h.action()
     if len(pos) > 1:
         raise UsageError("too many arguments")
-    emit(_dig(act["params"], pos[0]) if pos else act["params"], opts)
+    emit(h, _dig(act["params"], pos[0]) if pos else act["params"], opts)
 
 
 def t_action_set(h, args):
@@ -571,7 +574,7 @@ def _port_tool(op):
 
 def t_opened_ports(h, args):
     opts, pos = parse(args, {"--endpoints": ("endpoints", False)})
-    emit(list(h.u["ports"]), opts)
+    emit(h, list(h.u["ports"]), opts)
 
 
 def t_application_version_set(h, args):
@@ -603,7 +606,7 @@ def t_goal_state(h, args):
         for unit in h.st["applications"][remote]["units"]:
             if unit != h.unit and unit in h.st["units"]:
                 entry[unit] = {"status": "active", "since": h.st["units"][unit]["created"]}
-    emit({"units": units, "relations": relations}, opts)
+    emit(h, {"units": units, "relations": relations}, opts)
 
 
 def t_resource_get(h, args):
@@ -613,7 +616,7 @@ def t_resource_get(h, args):
 
 def t_storage_list(h, args):
     opts, pos = parse(args, {})
-    emit([], opts)
+    emit(h, [], opts)
 
 
 def t_storage_get(h, args):
@@ -631,7 +634,7 @@ def t_add_metric(h, args):
 def t_state_get(h, args):
     opts, pos = parse(args, {})
     kv = h.u.setdefault("kv", {})
-    emit(kv.get(pos[0]) if pos else dict(kv), opts)
+    emit(h, kv.get(pos[0]) if pos else dict(kv), opts)
 
 
 def t_state_set(h, args):
@@ -686,44 +689,50 @@ READ_ONLY = {"config-get", "relation-ids", "relation-list", "relation-get", "uni
              "opened-ports", "goal-state", "storage-list", "state-get", "juju-log"}
 
 
-def usage(tool):
+def usage(tool, env):
     if tool == "relation-set":
-        return RELATION_SET_HELP % os.environ.get("JUJU_RELATION_ID", "")
+        return RELATION_SET_HELP % env.get("JUJU_RELATION_ID", "")
     return "Usage: %s [options] ...\n\n(jujusim hook tool; see Juju's documentation)\n" % tool
+
+
+def run_tool(model_dir, unit, tool, args, env, stdin=None):
+    """Runs one hook tool; returns (exit code, stdout text, stderr text)."""
+    global MODEL_DIR
+    MODEL_DIR = model_dir
+    fn = TOOLS.get(tool)
+    if fn is None:
+        return 2, "", "ERROR unknown hook tool %s\n" % tool
+    if "--help" in args or "-h" in args:
+        return 0, usage(tool, env), ""
+    model = Model(model_dir)
+    h = None
+    try:
+        if tool in READ_ONLY:
+            h = Hook(model, unit, model.read(), tool, env, stdin)
+            fn(h, args)
+        else:
+            with model.locked() as st:
+                h = Hook(model, unit, st, tool, env, stdin)
+                fn(h, args)
+    except ToolError as e:
+        return e.code, "", "ERROR %s\n" % e
+    except SimError as e:
+        return 1, "", "ERROR %s\n" % e
+    return 0, "".join(h.out), ""
 
 
 def main(argv):
     if len(argv) < 4:
         sys.stderr.write("usage: hooktools.py MODEL UNIT TOOL [ARGS]\n")
         return 2
-    global MODEL_DIR
-    model_dir, unit, tool = argv[1], argv[2], argv[3]
-    MODEL_DIR = model_dir
-    args = argv[4:]
-    fn = TOOLS.get(tool)
-    if fn is None:
-        sys.stderr.write("ERROR unknown hook tool %s\n" % tool)
-        return 2
-    if "--help" in args or "-h" in args:
-        sys.stdout.write(usage(tool))
-        return 0
-    model = Model(model_dir)
+    rc, out, err = run_tool(argv[1], argv[2], argv[3], argv[4:], os.environ)
     try:
-        if tool in READ_ONLY:
-            st = model.read()
-            fn(Hook(model, unit, st, tool), args)
-        else:
-            with model.locked() as st:
-                fn(Hook(model, unit, st, tool), args)
-    except ToolError as e:
-        sys.stderr.write("ERROR %s\n" % e)
-        return e.code
-    except SimError as e:
-        sys.stderr.write("ERROR %s\n" % e)
-        return 1
+        sys.stdout.write(out)
+        sys.stdout.flush()
     except BrokenPipeError:
         return 1
-    return 0
+    sys.stderr.write(err)
+    return rc
 
 
 if __name__ == "__main__":

@@ -1,0 +1,32 @@
+"""Fixtures for the simulator's self-tests: models that are always destroyed."""
+
+import os
+import shutil
+import tempfile
+
+import pytest
+
+from simtesting import SKIP_REASON, Sim
+
+
+@pytest.fixture(scope="module")
+def new_model(request):
+    """new_model(subnet, parallel=2) -> Sim; destroyed (and deleted) when the module ends."""
+    if SKIP_REASON:
+        pytest.skip(SKIP_REASON)
+    made = []
+
+    def make(subnet, parallel=2):
+        path = tempfile.mkdtemp(prefix="jujusim-test-")
+        os.rmdir(path)
+        sim = Sim(path)
+        made.append(sim)
+        sim.run("init", "--subnet", subnet, "--parallel", str(parallel))
+        return sim
+
+    yield make
+    for sim in made:
+        proc = sim.destroy()
+        assert proc.returncode == 0, "destroy left processes: %s" % proc.stderr
+        if not os.environ.get("JUJUSIM_KEEP"):  # JUJUSIM_KEEP=1 keeps logs and state
+            shutil.rmtree(sim.path, ignore_errors=True)

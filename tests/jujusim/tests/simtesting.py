@@ -1,0 +1,100 @@
+"""Helpers for the simulator's self-tests (and the end-to-end tests): a model driven
+through the jujusim command line."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SIM_DIR = os.path.dirname(HERE)
+JUJUSIM = os.path.join(SIM_DIR, "jujusim")
+TEST_CHARMS = os.path.join(HERE, "charms")
+sys.path.insert(0, SIM_DIR)
+
+
+def _can_simulate():
+    if os.geteuid() != 0:
+        return "jujusim needs root (mount namespaces, cgroups)"
+    if not shutil.which("unshare"):
+        return "unshare (util-linux) is not installed"
+    probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "--", "true"],
+                           capture_output=True)
+    if probe.returncode != 0:
+        return "unshare --mount does not work here: %s" % probe.stderr.decode().strip()
+    return None
+
+
+SKIP_REASON = _can_simulate()
+
+
+class Sim:
+    """A model driven through the jujusim command line, like an operator would."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def run(self, *args, check=True, timeout=600, input=None):
+        proc = subprocess.run([sys.executable, JUJUSIM, "--model", self.path] + list(args),
+                              capture_output=True, text=True, timeout=timeout, input=input)
+        if check and proc.returncode != 0:
+            raise AssertionError("jujusim %s failed (%d):\n%s\n%s\n--- debug-log (tail) ---\n%s" % (
+                " ".join(args), proc.returncode, proc.stdout, proc.stderr, self.debug_log(80)))
+        return proc
+
+    def json(self, *args, check=True):
+        proc = self.run(*args, check=check)
+        return json.loads(proc.stdout)
+
+    def status(self):
+        return self.json("status", "--format=json")
+
+    def unit(self, unit):
+        app = unit.split("/")[0]
+        return self.status()["applications"][app]["units"][unit]
+
+    def wait(self, timeout=300, expect_error=False):
+        proc = self.run("wait", "--timeout", str(timeout), check=False, timeout=timeout + 30)
+        if expect_error:
+            assert proc.returncode == 1, proc.stderr
+        elif proc.returncode != 0:
+            raise AssertionError("wait failed (%d): %s\n--- debug-log (tail) ---\n%s" % (
+                proc.returncode, proc.stderr, self.debug_log(120)))
+        return proc
+
+    def exec(self, unit, script, check=True):
+        proc = self.run("exec", unit, "--", "/bin/bash", "-c", script, check=False)
+        if check and proc.returncode != 0:
+            raise AssertionError("exec on %s failed (%d):\n%s\n%s" % (
+                unit, proc.returncode, proc.stdout, proc.stderr))
+        return proc
+
+    def debug_log(self, lines=0):
+        proc = subprocess.run([sys.executable, JUJUSIM, "--model", self.path, "debug-log",
+                               "-n", str(lines)], capture_output=True, text=True)
+        return proc.stdout + proc.stderr
+
+    def unit_root(self, unit, path="/"):
+        return os.path.join(self.path, "units", unit.replace("/", "-"), "root", path.lstrip("/"))
+
+    def charm_dir(self, unit):
+        tag = "unit-" + unit.replace("/", "-")
+        return self.unit_root(unit, "/var/lib/juju/agents/%s/charm" % tag)
+
+    def events(self, unit, name="events.jsonl"):
+        path = os.path.join(self.charm_dir(unit), name)
+        if not os.path.exists(path):
+            return []
+        with open(path) as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+    def hooks_run(self, unit):
+        return [e["what"].split("/", 1)[1] for e in self.events(unit) if e["what"].startswith("hooks/")]
+
+    def state(self):
+        with open(os.path.join(self.path, "model.json")) as f:
+            return json.load(f)
+
+    def destroy(self):
+        return self.run("destroy", check=False)

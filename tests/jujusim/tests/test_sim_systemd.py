@@ -1,0 +1,151 @@
+"""systemctl inside the units: real service processes from unit files, supervised."""
+
+import json
+import os
+import time
+import urllib.request
+
+import pytest
+
+from simtesting import TEST_CHARMS
+from simlib.systemd import pid_alive
+
+SIMTEST = os.path.join(TEST_CHARMS, "simtest")
+PORT = 18741
+
+
+def get(url, timeout=5):
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        return resp.read().decode()
+
+
+def try_get(url):
+    try:
+        return get(url, timeout=2)
+    except OSError:
+        return ""
+
+
+def service_state(sim, unit):
+    path = os.path.join(sim.path, "units", unit.replace("/", "-"), "systemd", "run",
+                        "simtest.service.json")
+    with open(path) as f:
+        return json.load(f)
+
+
+def wait_for(predicate, timeout=15):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("condition not met within %ss" % timeout)
+
+
+@pytest.fixture(scope="module")
+def sim(new_model):
+    sim = new_model("127.0.22")
+    sim.run("deploy", SIMTEST, "svc", "-n", "2", "--config", "service_port=%d" % PORT)
+    sim.wait()
+    return sim
+
+
+def test_service_runs_as_its_user_on_each_unit(sim):
+    # the same port on two units: each unit has its own address
+    assert get("http://127.0.22.1:%d/" % PORT).startswith("simtest svc/0 hello world")
+    assert get("http://127.0.22.2:%d/" % PORT).startswith("simtest svc/1 hello world")
+    with open(sim.unit_root("svc/0", "/run/simtest/info.json")) as f:
+        info = json.load(f)
+    assert info["uid"] == 65534 and info["cwd"] == "/run/simtest"      # User=nobody
+    assert info["env"]["SIMTEST_GREETING"] == "hello world"             # Environment=
+    assert info["env"]["SIMTEST_FROM_FILE"] == "from file"              # EnvironmentFile=
+    assert info["env"]["HOME"] == "/nonexistent" and info["env"]["USER"] == "nobody"
+    assert "JUJU_CONTEXT_ID" not in info["env"]                         # not the hook's env
+    start = [e for e in sim.events("svc/0") if e["what"] == "hooks/start"][-1]
+    assert start["is_active"] == "active"
+    assert sim.unit("svc/0")["open-ports"] == ["%d/tcp" % PORT]
+    assert os.path.islink(sim.unit_root(
+        "svc/0", "/etc/systemd/system/multi-user.target.wants/simtest.service"))
+
+
+def test_systemctl_verbs(sim):
+    script = """
+systemctl is-active simtest; echo "rc=$?"
+systemctl is-enabled simtest; echo "rc=$?"
+systemctl stop simtest; echo "rc=$?"
+systemctl is-active simtest; echo "rc=$?"
+systemctl is-active --quiet simtest; echo "rc=$?"
+service simtest start; echo "rc=$?"
+systemctl is-active simtest.service; echo "rc=$?"
+systemctl reload simtest; echo "rc=$?"
+systemctl mask simtest; echo "rc=$?"
+systemctl is-active nosuch; echo "rc=$?"
+systemctl start nosuch; echo "rc=$?"
+systemctl show -p ActiveState --value simtest
+systemctl status simtest >/dev/null; echo "rc=$?"
+/bin/systemctl is-active simtest
+"""
+    proc = sim.exec("svc/1", script)
+    assert proc.stdout.split() == [
+        "active", "rc=0", "enabled", "rc=0", "rc=0", "inactive", "rc=3", "rc=3", "rc=0",
+        "active", "rc=0", "rc=1", "rc=1", "inactive", "rc=3", "rc=5", "active", "rc=0", "active"]
+    assert "reload is not applicable" in proc.stderr
+    assert "already exists" in proc.stderr                     # can't mask a file in /etc
+    assert "Unit nosuch.service not found" in proc.stderr
+
+
+def test_restart_on_failure_and_restart(sim):
+    before = service_state(sim, "svc/0")
+    assert before["state"] == "active"
+    os.kill(before["main"], 9)                                # crash it
+    after = wait_for(lambda: (lambda s: s if s["state"] == "active" and s["main"] != before["main"]
+                              else None)(service_state(sim, "svc/0")))
+    assert after["restarts"] == before.get("restarts", 0) + 1
+    assert wait_for(lambda: try_get("http://127.0.22.1:%d/" % PORT).endswith(
+        "pid=%d\n" % after["main"]))
+    journal = sim.run("journal", "svc/0", "simtest").stdout
+    assert "code=killed, status=9/SIGKILL" in journal and "Scheduled restart" in journal
+    sim.exec("svc/0", "systemctl restart simtest")
+    again = service_state(sim, "svc/0")
+    assert again["main"] != after["main"] and not pid_alive(after["main"])
+
+
+def test_unit_file_changes_need_daemon_reload(sim):
+    path = sim.unit_root("svc/1", "/etc/systemd/system/simtest.service")
+    text = open(path).read()
+    with open(path, "w") as f:
+        f.write(text.replace("SIMTEST_GREETING=hello world", "SIMTEST_GREETING=bonjour"))
+    proc = sim.exec("svc/1", "systemctl restart simtest")
+    assert "Run 'systemctl daemon-reload'" in proc.stderr
+    assert "hello world" in get("http://127.0.22.2:%d/" % PORT)   # the loaded definition
+    sim.exec("svc/1", "systemctl daemon-reload && systemctl restart simtest")
+    assert "bonjour" in wait_for(lambda: try_get("http://127.0.22.2:%d/" % PORT))
+
+
+def test_destroy_leaves_no_process(new_model):
+    sim = new_model("127.0.23")
+    sim.run("deploy", SIMTEST, "gone", "--config", "service_port=%d" % PORT)
+    sim.wait()
+    state = service_state(sim, "gone/0")
+    pids = [state["supervisor"], state["main"]]
+    assert all(pid_alive(p) for p in pids)
+    st = sim.state()
+    cgroup = st["cgroup"]
+    proc = sim.destroy()
+    assert proc.returncode == 0, proc.stderr
+    assert not any(pid_alive(p) for p in pids)
+    if cgroup:
+        assert not os.path.exists(cgroup)
+    # nothing of the model runs any more: no process has it on its command line
+    mine = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and pid_alive(int(entry)):
+            try:
+                cmd = open("/proc/%s/cmdline" % entry, "rb").read().decode(errors="replace")
+            except OSError:
+                continue
+            if sim.path in cmd:
+                mine.append((entry, cmd))
+    assert mine == []
+    assert sim.status()["model"]["model-status"]["current"] == "destroyed"
