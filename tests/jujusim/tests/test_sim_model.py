@@ -270,3 +270,52 @@ def test_remove_leader_elects_another(sim):
     assert sim.hooks_run("app/0")[-3:] == ["cluster-relation-departed", "cluster-relation-broken",
                                            "stop"]
     assert sim.exec("app/1", "is-leader").stdout.strip() == "True"
+
+
+def test_upgrade_charm(sim, tmp_path):
+    new = tmp_path / "simtest-v2"
+    import shutil
+    shutil.copytree(SIMTEST, new)
+    (new / "svc.py").unlink()
+    (new / "NEW").write_text("v2\n")
+    with open(new / "config.yaml", "a") as f:
+        f.write("  extra:\n    type: string\n    default: fresh\n    description: new in v2\n")
+    before = len(sim.hooks_run("app/1"))
+    sim.run("upgrade-charm", "app", "--path", str(new))
+    sim.wait()
+    assert sim.hooks_run("app/1")[before:] == ["upgrade-charm", "config-changed"]
+    charm = sim.charm_dir("app/1")
+    assert os.path.exists(os.path.join(charm, "NEW"))
+    assert not os.path.exists(os.path.join(charm, "svc.py"))       # gone with the old charm
+    assert os.path.exists(os.path.join(charm, "events.jsonl"))     # made at run time: kept
+    assert sim.exec("app/1", "config-get extra").stdout.strip() == "fresh"
+    assert sim.status()["applications"]["app"]["charm-rev"] == 1
+    bad = sim.run("upgrade-charm", "app", "--path", os.path.join(TEST_CHARMS, "rtest"),
+                  check=False)
+    assert bad.returncode == 1 and "different charm name" in bad.stderr
+
+
+def test_bundle_with_charm_override(sim, tmp_path):
+    bundle = tmp_path / "bundle.yaml"
+    bundle.write_text(yaml.safe_dump({
+        "series": "jammy",
+        "applications": {
+            "front": {"charm": "./not-built-yet", "num_units": 1,
+                      "options": {"message": "from the bundle", "count": 7}},
+            "ua": {"charm": "ubuntu-advantage", "num_units": 1,
+                   "options": {"token": "bundle-token"}},
+        },
+        "relations": [["front:ua", "ua:ua"]],
+    }))
+    sim.run("deploy", str(bundle), "--charm", "front=%s" % SIMTEST)
+    sim.wait()
+    status = sim.status()
+    assert status["applications"]["front"]["units"]["front/0"]["workload-status"]["message"] \
+        == "ready: from the bundle"
+    assert status["applications"]["ua"]["units"]["ua/0"]["workload-status"]["message"] \
+        == "Attached"
+    assert status["applications"]["front"]["relations"] == {"cluster": ["front"], "ua": ["ua"]}
+    last = [e for e in sim.events("front/0") if e["what"] == "hooks/ua-relation-changed"][-1]
+    assert last["relation"]["app_data"]["token"] == "bundle-token"
+    bad = sim.run("deploy", str(bundle), "--charm", "nosuch=/tmp", check=False)
+    assert bad.returncode == 1 and 'no application "nosuch"' in bad.stderr
