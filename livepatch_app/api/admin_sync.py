@@ -65,7 +65,7 @@ def create_sync_token():
     with context.db().transaction() as cur:
         tier = tiers.find(cur, tier_name)
         if tier is None:
-            raise NotFound(f"no tier named {tier_name!r}", "unknown-tier")
+            raise NotFound(f"no tier named {tier_name!r}", "tier-not-found")
         row = sync_tokens.create(cur, name, token_hash(token), tier["id"], valid_until)
     if row is None:
         raise Conflict(f"a sync token named {name!r} already exists: revoke it first", "token-exists")
@@ -87,7 +87,7 @@ def revoke_sync_token(name):
     with context.db().transaction() as cur:
         revoked = sync_tokens.revoke(cur, name)
     if not revoked:
-        raise NotFound(f"no active sync token named {name!r}", "unknown-token")
+        raise NotFound(f"no active sync token named {name!r}", "token-not-found")
     return jsonify({"name": name, "revoked": True})
 
 

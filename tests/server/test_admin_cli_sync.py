@@ -20,7 +20,7 @@ def test_sync_tokens(admin):
     later = admin.json("sync-tokens", "add", "beta", unique("dc3"), "--valid-until", "2099-06-01T00:00:00Z")
     assert later["valid-until"] == "2099-06-01T00:00:00Z" and len(later["token"]) >= 32
     assert admin.ok("sync-tokens", "revoke", name).out == f"Sync token {name} revoked.\n"
-    assert "(unknown-token, HTTP 404)" in admin.fails("sync-tokens", "revoke", name).err
+    assert "(token-not-found, HTTP 404)" in admin.fails("sync-tokens", "revoke", name).err
 
 
 def test_sync_disabled_and_no_runs(admin):

@@ -49,7 +49,7 @@ def test_sync_token_bad_input(server):
         ({"name": "a/b", "tier": "stable"}, 400, "invalid-field"),
         ({"name": "", "tier": "stable"}, 400, "invalid-field"),
         ({"name": 5, "tier": "stable"}, 400, "invalid-field"),
-        ({"name": "x", "tier": "nope"}, 404, "unknown-tier"),
+        ({"name": "x", "tier": "nope"}, 404, "tier-not-found"),
         ({"name": "x", "tier": "stable", "valid-until": "tomorrow"}, 400, "invalid-field"),
         ({"name": "x", "tier": "stable", "valid-until": "2001-01-01T00:00:00Z"}, 400, "invalid-field"),
     ]
