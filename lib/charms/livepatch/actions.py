@@ -20,7 +20,7 @@ def _require_leader(action):
     if not hookenv.is_leader():
         raise ActionError(
             f"{action} runs on the leader only and {hookenv.local_unit()} is not the leader: "
-            f"run it on {hookenv.service_name()}/leader"
+            f"run it on {hookenv.application_name()}/leader"
         )
 
 
