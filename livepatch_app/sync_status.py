@@ -7,6 +7,20 @@ from .data import sync_runs
 from .db import DatabaseUnavailable
 
 
+def run_json(row):
+    """A sync_runs row as the API shows it (admin sync reports, /debug/status)."""
+    return {
+        "id": row["id"],
+        "started": format_time(row["started_at"]),
+        "finished": format_time(row["finished_at"]),
+        "trigger": row["trigger"],
+        "result": row["result"],
+        "patches-added": row["patches_added"],
+        "bytes": row["bytes"],
+        "error": row["error"],
+    }
+
+
 def sync_status():
     config = context.config()
     status = {"enabled": config.patch_sync_enabled}
@@ -25,16 +39,7 @@ def sync_status():
         status["status"] = "database unavailable"
         return status
     if last:
-        status["last-run"] = {
-            "id": last["id"],
-            "started": format_time(last["started_at"]),
-            "finished": format_time(last["finished_at"]),
-            "trigger": last["trigger"],
-            "result": last["result"],
-            "patches-added": last["patches_added"],
-            "bytes": last["bytes"],
-            "error": last["error"],
-        }
+        status["last-run"] = run_json(last)
         status["status"] = {"success": "OK", "running": "running"}.get(last["result"], "last run failed")
     else:
         status["status"] = "no run yet"

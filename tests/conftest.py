@@ -150,6 +150,17 @@ class LiveServer:
         self.server.task_dispatcher.shutdown()
         self.app.extensions["livepatch.db"].close()
 
+    def sql(self, statement, params=()):
+        """Runs one statement on the server's database (to arrange or inspect
+        state a test cannot reach over HTTP); -> rows, or the row count."""
+        conn = psycopg2.connect(self.config.database_url)
+        try:
+            with conn, conn.cursor() as cur:
+                cur.execute(statement, params)
+                return cur.fetchall() if cur.description else cur.rowcount
+        finally:
+            conn.close()
+
     # Small request helpers, so tests read as HTTP.
     def request(self, method, path, **kwargs):
         kwargs.setdefault("timeout", 30)

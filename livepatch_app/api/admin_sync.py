@@ -11,6 +11,7 @@ from ..auth import admin_required
 from ..data import deployments, sync_runs, sync_tokens, tiers
 from ..errors import BadRequest, Conflict, NotFound, Unavailable
 from ..sync import runner
+from ..sync_status import run_json
 from ..tokens import new_token, token_hash
 from .common import field, format_time, json_body, pagination, parse_time, query_int
 
@@ -33,19 +34,6 @@ def _token_json(row):
         "expired": row["valid_until"] is not None and row["valid_until"] <= now,
         "revoked": row["revoked_at"] is not None,
         "revoked-at": format_time(row["revoked_at"]),
-    }
-
-
-def run_json(row):
-    return {
-        "id": row["id"],
-        "started": format_time(row["started_at"]),
-        "finished": format_time(row["finished_at"]),
-        "trigger": row["trigger"],
-        "result": row["result"],
-        "patches-added": row["patches_added"],
-        "bytes": row["bytes"],
-        "error": row["error"],
     }
 
 

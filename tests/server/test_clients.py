@@ -5,7 +5,6 @@ import hashlib
 import logging
 import threading
 
-import psycopg2
 import requests
 
 from livepatch_app.patchname import parse_patch_name
@@ -45,14 +44,6 @@ def check_in(server, token, machine=MACHINE, legacy=False, **report):
     return server.request("POST", f"/v1/client/{machine}/updates", json=body, headers=bearer(token))
 
 
-def sql(server, statement, params=()):
-    conn = psycopg2.connect(server.config.database_url)
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(statement, params)
-            return cur.fetchall() if cur.description else None
-    finally:
-        conn.close()
 
 
 def add_patch(server, filename, promote_to=None):
@@ -82,7 +73,7 @@ def test_enable_then_info(server):
     r = server.request("GET", f"/v1/client/{MACHINE}/info", headers=bearer(token))
     assert r.status_code == 401 and r.json()["code"] == "invalid-token"
     # Stored only hashed.
-    assert sql(server, "SELECT token_hash FROM machines")[0][0] != body["machine-token"]
+    assert server.sql("SELECT token_hash FROM machines")[0][0] != body["machine-token"]
 
 
 def test_reenable_replaces_the_machine_token_and_moves_tier(server):
@@ -98,7 +89,7 @@ def test_reenable_replaces_the_machine_token_and_moves_tier(server):
     assert r.json()["tier"] == "stable"
     info = server.request("GET", f"/v1/client/{MACHINE}/info", headers=bearer(r.json()["machine-token"])).json()
     assert info["tier"] == "stable"
-    assert sql(server, "SELECT count(*) FROM machines")[0][0] == 1
+    assert server.sql("SELECT count(*) FROM machines")[0][0] == 1
 
 
 def test_enable_refusals(server):
@@ -114,7 +105,7 @@ def test_enable_refusals(server):
     assert r.status_code == 401 and r.json()["code"] == "token-revoked"
 
     expired = auth_token(server, "expired", **{"valid-until": "2999-01-01T00:00:00Z"})
-    sql(server, "UPDATE auth_tokens SET valid_until = now() - interval '1 minute' WHERE label = 'expired'")
+    server.sql("UPDATE auth_tokens SET valid_until = now() - interval '1 minute' WHERE label = 'expired'")
     r = enable(server, expired)
     assert r.status_code == 401 and r.json()["code"] == "token-expired"
 
@@ -122,7 +113,7 @@ def test_enable_refusals(server):
     for bad_id in ("x" * 129, "has%20space", "semi;colon", "%00", "trailing%0A"):
         r = server.request("PUT", f"/v1/client/{bad_id}", headers=bearer(good))
         assert r.status_code == 400 and r.json()["code"] == "invalid-machine-id", bad_id
-    assert sql(server, "SELECT count(*) FROM machines")[0][0] == 0
+    assert server.sql("SELECT count(*) FROM machines")[0][0] == 0
 
 
 def test_revoked_token_keeps_machines_it_enabled(server):
@@ -146,7 +137,7 @@ def test_machine_limit(server):
     # Forgetting one frees its place.
     assert server.admin("DELETE", "/v1/admin/machines/machine-a").status_code == 200
     assert enable(server, token, "machine-c").status_code == 200
-    assert sorted(r[0] for r in sql(server, "SELECT machine_id FROM machines")) == ["machine-b", "machine-c"]
+    assert sorted(r[0] for r in server.sql("SELECT machine_id FROM machines")) == ["machine-b", "machine-c"]
 
 
 def test_machine_limit_holds_under_concurrent_enables(server):
@@ -162,7 +153,7 @@ def test_machine_limit_holds_under_concurrent_enables(server):
     for thread in threads:
         thread.join()
     assert sorted(codes) == [200] * 3 + [403] * 9
-    assert sql(server, "SELECT count(*) FROM machines")[0][0] == 3
+    assert server.sql("SELECT count(*) FROM machines")[0][0] == 3
 
 
 def test_legacy_enable(server):
@@ -218,7 +209,7 @@ def test_check_in_architecture_aliases(server):
     assert check_in(server, token, architecture="x86_64").json()["patches"][0]["filename"] == P1
     r = check_in(server, token, architecture="aarch64").json()
     assert r["patches"][0]["filename"].endswith("-arm64.tar.bz2")
-    assert sql(server, "SELECT architecture FROM machines")[0][0] == "arm64"
+    assert server.sql("SELECT architecture FROM machines")[0][0] == "arm64"
 
 
 def test_check_in_stores_latest_state_and_history(server):
@@ -227,10 +218,10 @@ def test_check_in_stores_latest_state_and_history(server):
             "boot-time": "2026-01-01T10:00:00Z", "uptime": 3600, "cpu-model": "Intel(R) Xeon(R) @ 2.20GHz"}
     assert check_in(server, token, **full).status_code == 200
     assert check_in(server, token, legacy=True, **{"patch-state": "needs-check"}).status_code == 200
-    rows = sql(server, """SELECT kernel, architecture, patch_state, patch_version, client_version,
+    rows = server.sql("""SELECT kernel, architecture, patch_state, patch_version, client_version,
                                  boot_time, uptime, cpu_model, last_check_in IS NOT NULL FROM machines""")
     assert rows == [(KERNEL, "amd64", "needs-check", None, None, None, None, None, True)]
-    history = sql(server, """SELECT machine_id, patch_state, patch_version, uptime, cpu_model, tier_id
+    history = server.sql("""SELECT machine_id, patch_state, patch_version, uptime, cpu_model, tier_id
                              FROM machine_reports ORDER BY id""")
     assert [h[:5] for h in history] == [
         (MACHINE, "applied", "107.1", 3600, "Intel(R) Xeon(R) @ 2.20GHz"),
@@ -271,8 +262,8 @@ def test_check_in_bad_input_is_400_and_stores_nothing(server):
     for data in (b"", b"not json", b"[]"):
         r = server.request("POST", f"/v1/client/{MACHINE}/updates", data=data, headers=bearer(token))
         assert r.status_code == 400 and r.json()["code"] == "invalid-json"
-    assert sql(server, "SELECT count(*) FROM machine_reports")[0][0] == 0
-    assert sql(server, "SELECT last_check_in FROM machines")[0][0] is None
+    assert server.sql("SELECT count(*) FROM machine_reports")[0][0] == 0
+    assert server.sql("SELECT last_check_in FROM machines")[0][0] is None
 
 
 def test_check_in_auth(server):
@@ -288,7 +279,7 @@ def test_check_in_auth(server):
     assert OTHER not in r.text
     r = server.request("GET", f"/v1/client/{OTHER}/info", headers=bearer(mine))
     assert r.status_code == 403 and r.json()["code"] == "machine-mismatch"
-    assert sql(server, "SELECT count(*) FROM machine_reports")[0][0] == 0
+    assert server.sql("SELECT count(*) FROM machine_reports")[0][0] == 0
     # Unknown machines too: a token says who you are.
     r = check_in(server, mine, "never-enabled")
     assert r.status_code == 403

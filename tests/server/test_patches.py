@@ -3,7 +3,6 @@
 import hashlib
 import threading
 
-import psycopg2
 import pytest
 
 NAME = "livepatch-5.15.0-107.117-generic-107.1-amd64.tar.bz2"
@@ -25,14 +24,6 @@ def upload(server, filename, data, **kwargs):
     return server.admin("PUT", f"/v1/admin/patches/{filename}", data=data, **kwargs)
 
 
-def sql(server, query, params=()):
-    conn = psycopg2.connect(server.config.database_url)
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(query, params)
-            return cur.fetchall() if cur.description else cur.rowcount
-    finally:
-        conn.close()
 
 
 def test_upload_answers_the_parsed_patch(server):
@@ -60,7 +51,7 @@ def test_same_bytes_is_a_no_op_other_bytes_conflict(server):
     assert other.status_code == 409 and other.json()["code"] == "patch-exists"
     assert server.request("GET", f"/v1/patches/{NAME}").content == b"one"
     # Nothing of the refused upload is left in the store.
-    assert sql(server, "SELECT count(*) FROM blobs")[0][0] == 1
+    assert server.sql("SELECT count(*) FROM blobs")[0][0] == 1
 
 
 def test_upload_needs_admin(server):
@@ -81,13 +72,13 @@ def test_upload_refuses_bad_names_and_paths(server):
         r = upload(server, bad, b"x")
         assert r.status_code in (400, 404) and "code" in r.json(), bad
     assert server.admin("GET", "/v1/admin/patches").json()["total"] == 0
-    assert sql(server, "SELECT count(*) FROM blobs")[0][0] == 0
+    assert server.sql("SELECT count(*) FROM blobs")[0][0] == 0
 
 
 def test_empty_upload_is_refused(server):
     r = upload(server, NAME, b"")
     assert r.status_code == 400 and r.json()["code"] == "empty-upload"
-    assert sql(server, "SELECT count(*) FROM blobs")[0][0] == 0
+    assert server.sql("SELECT count(*) FROM blobs")[0][0] == 0
 
 
 @pytest.mark.parametrize("store", ["postgres", "filesystem"])
@@ -105,7 +96,7 @@ def test_upload_size_limit_by_length_and_by_counting(make_server, store, tmp_pat
     assert r.status_code == 413 and r.json()["code"] == "upload-too-large"
     assert server.admin("GET", "/v1/admin/patches").json()["total"] == 0
     assert server.request("GET", f"/v1/patches/{NAME}").status_code == 404
-    assert sql(server, "SELECT count(*) FROM blobs")[0][0] == 0
+    assert server.sql("SELECT count(*) FROM blobs")[0][0] == 0
     if store == "filesystem":
         left = [p for p in (tmp_path / "fs").rglob("*") if p.is_file()]
         assert left == []
@@ -123,7 +114,7 @@ def test_chunked_upload_with_odd_pieces_keeps_exact_bytes(server):
 
     r = upload(server, NAME, pieces())
     assert r.status_code == 201 and r.json()["size"] == len(data)
-    sizes = [row[0] for row in sql(server, "SELECT length(data) FROM blob_chunks ORDER BY seq")]
+    sizes = [row[0] for row in server.sql("SELECT length(data) FROM blob_chunks ORDER BY seq")]
     assert sizes[:-1] == [1024 * 1024] * (len(sizes) - 1)
     start = 1024 * 1024 - 10
     got = server.request("GET", f"/v1/patches/{NAME}", headers={"Range": f"bytes={start}-{start + 99}"})
@@ -144,7 +135,7 @@ def test_concurrent_same_name_uploads_never_500(server):
         thread.join()
     codes = sorted(r.status_code for r in results)
     assert codes == [200] * 5 + [201], [r.text for r in results]
-    assert sql(server, "SELECT count(*) FROM blobs")[0][0] == 1
+    assert server.sql("SELECT count(*) FROM blobs")[0][0] == 1
 
     other = "livepatch-5.15.0-107.117-generic-107.2-amd64.tar.bz2"
     results.clear()
@@ -156,7 +147,7 @@ def test_concurrent_same_name_uploads_never_500(server):
         thread.join()
     codes = sorted(r.status_code for r in results)
     assert codes == [201] + [409] * 5, [r.text for r in results]
-    assert sql(server, "SELECT count(*) FROM blobs")[0][0] == 2
+    assert server.sql("SELECT count(*) FROM blobs")[0][0] == 2
 
 
 def test_list_filters_and_paging(server):
@@ -208,7 +199,7 @@ def test_delete_removes_row_and_bytes(make_server, tmp_path):
         assert r.status_code == 200 and r.json() == {"filename": NAME, "deleted": True}
         assert server.request("GET", f"/v1/patches/{NAME}").status_code == 404
         assert server.admin("GET", "/v1/admin/patches").json()["total"] == 0
-        assert sql(server, "SELECT count(*) FROM blobs")[0][0] == 0
+        assert server.sql("SELECT count(*) FROM blobs")[0][0] == 0
         if store == "filesystem":
             assert [p for p in folder.rglob("*") if p.is_file()] == []
         again = server.admin("DELETE", f"/v1/admin/patches/{NAME}")

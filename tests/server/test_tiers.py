@@ -1,6 +1,5 @@
 """Admin tier endpoints through HTTP: order, create, delete, promote-all."""
 
-import psycopg2
 import pytest
 
 SMALL = {"concurrency_limit": 8, "burst_limit": 4}  # few waitress threads per test server
@@ -21,14 +20,6 @@ def upload(server, filename, data=None):
     return r.json()
 
 
-def sql(server, query, params=()):
-    conn = psycopg2.connect(server.config.database_url)
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(query, params)
-            return cur.fetchall() if cur.description else cur.rowcount
-    finally:
-        conn.close()
 
 
 def tier_names(server):
@@ -39,7 +30,7 @@ def tier_names(server):
 
 def test_default_tiers_in_order_with_counts(server):
     upload(server, name_for())
-    sql(server, "INSERT INTO machines (machine_id, token_hash, tier_id) "
+    server.sql("INSERT INTO machines (machine_id, token_hash, tier_id) "
                 "SELECT 'm1', 'h1', id FROM tiers WHERE name = 'beta'")
     tiers = server.admin("GET", "/v1/admin/tiers").json()["tiers"]
     assert [(t["name"], t["position"], t["patches"], t["machines"]) for t in tiers] == [
@@ -96,19 +87,19 @@ def test_delete_tier_and_the_first_tier_moves(server):
 
 
 def test_delete_refused_while_in_use(server):
-    sql(server, "INSERT INTO machines (machine_id, token_hash, tier_id) SELECT 'm1', 'h1', id FROM tiers WHERE name = 'beta'")
-    sql(server, "INSERT INTO auth_tokens (label, token_hash, tier_id) SELECT 'a1', 'h2', id FROM tiers WHERE name = 'candidate'")
-    sql(server, "INSERT INTO sync_tokens (name, token_hash, tier_id) SELECT 's1', 'h3', id FROM tiers WHERE name = 'stable'")
+    server.sql("INSERT INTO machines (machine_id, token_hash, tier_id) SELECT 'm1', 'h1', id FROM tiers WHERE name = 'beta'")
+    server.sql("INSERT INTO auth_tokens (label, token_hash, tier_id) SELECT 'a1', 'h2', id FROM tiers WHERE name = 'candidate'")
+    server.sql("INSERT INTO sync_tokens (name, token_hash, tier_id) SELECT 's1', 'h3', id FROM tiers WHERE name = 'stable'")
     for tier, what in (("beta", "machine"), ("candidate", "auth token"), ("stable", "sync token")):
         r = server.admin("DELETE", f"/v1/admin/tiers/{tier}")
         assert r.status_code == 409 and r.json()["code"] == "tier-in-use" and what in r.json()["error"], r.text
     # Revoked and expired tokens no longer hold a tier; they go with it.
-    sql(server, "UPDATE auth_tokens SET revoked_at = now()")
-    sql(server, "UPDATE sync_tokens SET valid_until = now() - interval '1 day'")
+    server.sql("UPDATE auth_tokens SET revoked_at = now()")
+    server.sql("UPDATE sync_tokens SET valid_until = now() - interval '1 day'")
     assert server.admin("DELETE", "/v1/admin/tiers/candidate").status_code == 200
     assert server.admin("DELETE", "/v1/admin/tiers/stable").status_code == 200
-    assert sql(server, "SELECT count(*) FROM auth_tokens")[0][0] == 0
-    sql(server, "DELETE FROM machines")
+    assert server.sql("SELECT count(*) FROM auth_tokens")[0][0] == 0
+    server.sql("DELETE FROM machines")
     assert server.admin("DELETE", "/v1/admin/tiers/beta").status_code == 200
     assert tier_names(server) == ["edge"]
 
