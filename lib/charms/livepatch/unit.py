@@ -30,7 +30,6 @@ def server_version():
 def install():
     status.set_status("maintenance", "installing")
     system.ensure_user()
-    system.ensure_dir(paths.CONFIG_DIR, "root", paths.GROUP, 0o750)
     hookenv.application_version_set(server_version())
 
 
