@@ -19,13 +19,21 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "lib"))
 
-# Flags and data_changed live in unitdata; keep them in memory, one store per test.
-os.environ["UNIT_STATE_DB"] = ":memory:"
-os.environ.setdefault("JUJU_UNIT_NAME", "livepatch/0")
-
 mock.patch("charmhelpers.osplatform.get_platform", return_value="ubuntu").start()
 
 from charmhelpers.core import hookenv, unitdata  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def unit_state(monkeypatch):
+    """Flags and data_changed live in unitdata: a fresh in-memory store per test.
+
+    Through monkeypatch, not os.environ at import: the simulator's tests run in the
+    same pytest process and their hooks must not inherit these.
+    """
+    monkeypatch.setenv("UNIT_STATE_DB", ":memory:")
+    monkeypatch.setenv("JUJU_UNIT_NAME", "livepatch/0")
+    monkeypatch.setattr(unitdata, "_KV", None)
 
 
 def load_interface(name, role):
@@ -103,10 +111,9 @@ class FakeJuju:
 @pytest.fixture
 def juju(monkeypatch):
     fake = FakeJuju()
-    monkeypatch.setenv("JUJU_UNIT_NAME", fake.unit)
-    monkeypatch.setattr(unitdata, "_KV", None)
     for name in ("relation_ids", "related_units", "relation_get", "relation_set"):
         monkeypatch.setattr(hookenv, name, getattr(fake, name))
+    monkeypatch.setattr(hookenv, "local_unit", lambda: fake.unit)  # tests switch sides
     monkeypatch.setattr(hookenv, "is_leader", lambda: fake.leader)
     monkeypatch.setattr(hookenv, "log", lambda *args, **kwargs: None)
     return fake
