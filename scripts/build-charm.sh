@@ -101,16 +101,30 @@ PLATFORM_ARGS=(--platform manylinux2014_x86_64)
 for minor in $(seq 17 "$GLIBC_MINOR_MAX"); do PLATFORM_ARGS+=(--platform "manylinux_2_${minor}_x86_64"); done
 { grep -v '^\s*#' "$STAGE/wheelhouse.txt"; echo pip; } > "$WORK/requirements.in"
 PYTHONS=$(printf '%s\n' $TARGET_PYTHONS "$HOST_PYTHON" | sort -u -V)
-for py in $PYTHONS; do
-  log "wheels for Python $py"
-  uv pip compile --quiet --no-header --no-annotate --no-config \
-    --python-version "$py" --python-platform "$UV_PLATFORM" --find-links "$WHEELHOUSE" \
-    --output-file "$WORK/pins-$py.txt" "$STAGE/pyproject.toml" "$WORK/requirements.in"
+# Pins and wheels of earlier builds are reused while the requirements stay the
+# same: a rebuild after a code change then needs no resolution and no download.
+CACHE=$ROOT/build/.wheel-cache
+REQ_KEY=$(cat "$STAGE/pyproject.toml" "$WORK/requirements.in" | sha256sum | cut -c1-16)
+mkdir -p "$CACHE/wheels"
+pip_download() {
   PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS="" PIP_CONSTRAINT="" "$TOOLS/bin/pip" download \
     --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
-    --implementation cp --python-version "$py" "${PLATFORM_ARGS[@]}" \
-    --find-links "$WHEELHOUSE" --dest "$WHEELHOUSE" --requirement "$WORK/pins-$py.txt"
+    --implementation cp --python-version "$1" "${PLATFORM_ARGS[@]}" \
+    --find-links "$WHEELHOUSE" --dest "$WHEELHOUSE" --requirement "$CACHE/pins-$1-$REQ_KEY.txt" "${@:2}"
+}
+for py in $PYTHONS; do
+  log "wheels for Python $py"
+  pins=$CACHE/pins-$py-$REQ_KEY.txt
+  if [ ! -f "$pins" ]; then
+    uv pip compile --quiet --no-header --no-annotate --no-config \
+      --python-version "$py" --python-platform "$UV_PLATFORM" --find-links "$WHEELHOUSE" \
+      --output-file "$pins.tmp" "$STAGE/pyproject.toml" "$WORK/requirements.in"
+    mv "$pins.tmp" "$pins"
+  fi
+  cp "$pins" "$WORK/pins-$py.txt"
+  pip_download "$py" --no-index --find-links "$CACHE/wheels" 2>/dev/null || pip_download "$py"
 done
+cp -n "$WHEELHOUSE"/*.whl "$CACHE/wheels/"
 
 # Keep exactly the pinned wheels; charm build may have resolved other versions.
 "$TOOLS/bin/python" - "$WHEELHOUSE" "$WORK"/pins-*.txt <<'PY'
