@@ -622,6 +622,37 @@ def cmd_update_status(model, args):
     controller.ensure_controller(model)
 
 
+def cmd_run_hook(model, args):
+    """Queues one hook on a unit (not a Juju verb: for idempotency tests)."""
+    with model.locked() as st:
+        unit = ops.resolve_unit(st, args.unit)
+        app = unit_app(unit)
+        hook = args.hook
+        if "-relation-" in hook:
+            endpoint, kind = hook.split("-relation-", 1)
+            if kind not in ("created", "joined", "changed", "departed", "broken"):
+                raise SimError('unknown relation hook "%s"' % hook)
+            rels = [r for r in ops.relations_of_app(st, app)
+                    if ops.rel_side(r, app)["endpoint"] == endpoint and not r["dying"]]
+            if args.relation:
+                rels = [ops.find_relation(st, unit, args.relation)]
+            if not rels:
+                raise SimError('unit %s has no "%s" relation' % (unit, endpoint))
+            rel = rels[0]
+            remote = args.remote_unit
+            if remote is None and kind in ("joined", "changed", "departed"):
+                scope = rel["scope"].get(unit, [])
+                if not scope:
+                    raise SimError("no remote unit in scope of %s on %s: pass --remote-unit" % (
+                        unit, ops.rid_for(rel, app)))
+                remote = scope[0]
+            ops._rel_hook(st, unit, rel, kind, remote_unit=remote or "",
+                          departing=remote if kind == "departed" else None)
+        else:
+            ops.enqueue(st, unit, hook)
+    controller.ensure_controller(model)
+
+
 def cmd_resolved(model, args):
     with model.locked() as st:
         ops.resolve(st, ops.resolve_unit(st, args.unit), retry=not args.no_retry)
@@ -773,6 +804,14 @@ def build_parser():
     s = sub.add_parser("update-status")
     s.add_argument("apps", nargs="*")
     s.set_defaults(fn=cmd_update_status)
+
+    s = sub.add_parser("run-hook", help="queue one hook on a unit (simulator only: for "
+                                         "idempotency tests)")
+    s.add_argument("unit")
+    s.add_argument("hook")
+    s.add_argument("-r", "--relation")
+    s.add_argument("--remote-unit")
+    s.set_defaults(fn=cmd_run_hook)
 
     s = sub.add_parser("resolved")
     s.add_argument("unit")

@@ -1,0 +1,259 @@
+"""The bundle end to end, as an operator runs it (docs/charm.md), under jujusim:
+the BUILT livepatch charm, real PostgreSQL, real haproxy, clients through haproxy.
+
+The tests run in order on one deployment (each step builds on the previous one).
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+import requests
+
+from e2ehelpers import CHARM, CONTRACT_TOKEN, RESOURCE_TOKEN, unit_address
+
+pytestmark = pytest.mark.e2e
+
+PATCH = "livepatch-5.15.0-107.117-generic-107.1-amd64.tar.bz2"
+KERNEL = "5.15.0-107.117-generic"
+ADMIN, PASSWORD = "admin", "e2e-secret-pw"
+SCHEMA_BLOCKED = "schema upgrade required: run the schema-upgrade action on the leader"
+STATE = {}   # what one step hands to the next
+
+
+def livepatch_units(sim):
+    return sim.status()["applications"]["livepatch"]["units"]
+
+
+def leader(sim):
+    return [u for u, v in livepatch_units(sim).items() if v["leader"]][0]
+
+
+def messages(sim):
+    return {u: (v["workload-status"]["current"], v["workload-status"]["message"])
+            for u, v in livepatch_units(sim).items()}
+
+
+def haproxy(sim):
+    return "http://%s" % unit_address(sim, "haproxy/0")
+
+
+def curl(url):
+    """The bytes curl downloads (curl exits non-zero on HTTP errors)."""
+    proc = subprocess.run(["curl", "-sSf", "--max-time", "30", url], capture_output=True)
+    assert proc.returncode == 0, proc.stderr.decode()
+    return proc.stdout
+
+
+def admin_session(sim):
+    resp = requests.post(haproxy(sim) + "/v1/admin/login", auth=(ADMIN, PASSWORD), timeout=30)
+    assert resp.status_code == 200, resp.text
+    return {"Authorization": "Bearer " + resp.json()["token"]}
+
+
+def check_in(sim, machine, token):
+    resp = requests.post("%s/v1/client/%s/updates" % (haproxy(sim), machine),
+                         headers={"Authorization": "Bearer " + token}, timeout=30,
+                         json={"kernel": KERNEL, "architecture": "amd64",
+                               "patch-state": "nothing-to-apply", "client-version": "10.8.3"})
+    assert resp.status_code == 200, resp.text
+    return resp.json()["patches"]
+
+
+def service_pid(sim, unit):
+    path = os.path.join(sim.path, "units", unit.replace("/", "-"), "systemd", "run",
+                        "livepatch.service.json")
+    with open(path) as f:
+        state = json.load(f)
+    return state.get("main") if state.get("state") == "active" else None
+
+
+def test_1_deploy_configure_attach_token_active(bundle_model, contracts):
+    sim = bundle_model
+    sim.wait(timeout=600)
+    assert set(messages(sim).values()) == {("blocked", "url_template not set")}
+    sim.run("config", "livepatch", "url_template=%s/v1/patches/{filename}" % haproxy(sim),
+            "contract_server_url=" + contracts.url)
+    sim.wait()
+    assert set(messages(sim).values()) == {
+        ("blocked", "sync_token not set: run the get-resource-token action")}
+    sim.run("config", "ubuntu-advantage", "token=" + CONTRACT_TOKEN)
+    sim.wait()
+    ua = sim.unit("ubuntu-advantage/0")["workload-status"]
+    assert (ua["current"], ua["message"]) == ("active", "Attached")
+    result = sim.json("run-action", "livepatch/leader", "get-resource-token")
+    assert result["status"] == "completed", result
+    assert RESOURCE_TOKEN not in json.dumps(result) and CONTRACT_TOKEN not in json.dumps(result)
+    assert ("GET", "/v1/resources/livepatch-onprem/context/machines/livepatch-onprem") \
+        in contracts.calls
+    sim.wait()
+    for unit, (current, message) in messages(sim).items():
+        assert current == "active", (unit, message)
+        assert message.startswith("serving patches on :")
+    assert requests.get(haproxy(sim) + "/debug/status", timeout=30).status_code == 200
+
+
+def test_2_admin_patch_client_download_through_haproxy(bundle_model):
+    sim = bundle_model
+    from livepatch_app.auth_users import hash_password
+    sim.run("config", "livepatch",
+            "auth_basic_users=%s:%s" % (ADMIN, hash_password(PASSWORD, rounds=4)))
+    sim.wait()
+    headers = admin_session(sim)
+    data = os.urandom(300 * 1024)
+    resp = requests.put("%s/v1/admin/patches/%s" % (haproxy(sim), PATCH), data=data,
+                        headers=headers, timeout=60)
+    assert resp.status_code in (200, 201), resp.text
+    tier = resp.json()["tiers"][0]
+    resp = requests.post(haproxy(sim) + "/v1/admin/auth-token", headers=headers, timeout=30,
+                         json={"id": "e2e-clients", "tier": tier})
+    assert resp.status_code in (200, 201), resp.text
+    auth_token = resp.json()["token"]
+    resp = requests.put(haproxy(sim) + "/v1/client/e2e-machine-1", timeout=30,
+                        headers={"Authorization": "Bearer " + auth_token})
+    assert resp.status_code in (200, 201), resp.text
+    machine_token = resp.json()["machine-token"]
+    patches = check_in(sim, "e2e-machine-1", machine_token)
+    assert [p["filename"] for p in patches] == [PATCH]
+    assert patches[0]["url"] == "%s/v1/patches/%s" % (haproxy(sim), PATCH)
+    assert patches[0]["sha256"] == hashlib.sha256(data).hexdigest()
+    assert curl(patches[0]["url"]) == data
+    STATE.update(data=data, machine_token=machine_token, auth_token=auth_token)
+
+
+def test_3_add_unit_serves_with_the_resource_token(bundle_model):
+    sim = bundle_model
+    before = set(livepatch_units(sim))
+    sim.run("add-unit", "livepatch")
+    sim.wait()
+    (new,) = set(livepatch_units(sim)) - before
+    current, message = messages(sim)[new]
+    assert current == "active", message          # no second get-resource-token needed
+    address = unit_address(sim, new)
+    status = requests.get("http://%s:8080/debug/status" % address, timeout=30).json()
+    assert status["database"] == "OK"
+    assert "not set" not in json.dumps(status["sync"])
+    assert curl("http://%s:8080/v1/patches/%s" % (address, PATCH)) == STATE["data"]
+    cfg = open(sim.unit_root(new, "/etc/livepatch/livepatch.yaml")).read()
+    assert address in cfg
+
+
+def test_4_remove_the_leader(bundle_model):
+    sim = bundle_model
+    old = leader(sim)
+    sim.run("remove-unit", old)
+    sim.wait()
+    units = livepatch_units(sim)
+    assert old not in units
+    new_leader = leader(sim)
+    assert new_leader != old
+    assert all(v["workload-status"]["current"] == "active" for v in units.values()), messages(sim)
+    assert "(leader)" in units[new_leader]["workload-status"]["message"]
+    assert old.replace("/", "-") not in open(
+        sim.unit_root("haproxy/0", "/etc/haproxy/haproxy.cfg")).read()
+    patches = check_in(sim, "e2e-machine-1", STATE["machine_token"])
+    for _ in range(4):   # every remaining unit, through haproxy's round robin
+        assert curl(patches[0]["url"]) == STATE["data"]
+
+
+def test_5_bad_config_blocks_and_fixing_it_returns_active(bundle_model):
+    sim = bundle_model
+    sim.run("config", "livepatch", "sync_interval=soon")
+    sim.wait()
+    for current, message in messages(sim).values():
+        assert current == "blocked" and message.startswith("invalid config: ")
+        assert "sync_interval" in message
+    sim.run("config", "livepatch", "--reset", "sync_interval")
+    sim.wait()
+    assert {c for c, _ in messages(sim).values()} == {"active"}
+    assert curl("%s/v1/patches/%s" % (haproxy(sim), PATCH)) == STATE["data"]
+
+
+def test_6_db_relation_removed_then_restored(bundle_model):
+    sim = bundle_model
+    units = list(livepatch_units(sim))
+    sim.run("remove-relation", "livepatch:db", "postgresql:db")
+    sim.wait()
+    assert set(messages(sim).values()) == {("blocked", "missing relation: database")}
+    for unit in units:
+        assert service_pid(sim, unit) is None      # stopped
+        journal = [line for line in sim.run("journal", unit, "livepatch").stdout.splitlines()
+                   if "livepatch.service: " in line]
+        assert "Stopped" in journal[-1] and "Killing" not in journal[-2], journal[-3:]
+    sim.run("relate", "livepatch:db", "postgresql:db")
+    sim.wait()
+    assert {c for c, _ in messages(sim).values()} == {"active"}
+    patches = check_in(sim, "e2e-machine-1", STATE["machine_token"])   # same machine token
+    assert curl(patches[0]["url"]) == STATE["data"]
+    listed = requests.get(haproxy(sim) + "/v1/admin/auth-tokens", headers=admin_session(sim),
+                          timeout=30)
+    assert "e2e-clients" in listed.text
+
+
+def snapshot(sim, unit):
+    files = {}
+    for top in ("/etc/livepatch", "/etc/systemd/system"):
+        root = sim.unit_root(unit, top)
+        for dirpath, _, filenames in os.walk(root):
+            for name in filenames:
+                path = os.path.join(dirpath, name)
+                st = os.lstat(path)
+                content = os.readlink(path) if os.path.islink(path) else open(path, "rb").read()
+                files[os.path.relpath(path, root)] = (st.st_mode, st.st_uid, st.st_gid, content)
+    show = sim.json("show-unit", unit)[unit]
+    return {
+        "files": files,
+        "relations": [(r["endpoint"], r["local-unit"]["data"], r["local-application-data"])
+                      for r in show["relation-info"]],
+        "status": (show["workload-status"]["current"], show["workload-status"]["message"]),
+        "ports": show.get("open-ports"),
+        "leader-data": show["leader-data"],
+        "service": service_pid(sim, unit),
+    }
+
+
+def test_7_every_hook_twice_changes_nothing_the_second_time(bundle_model):
+    sim = bundle_model
+    units = sorted(livepatch_units(sim))
+    lead = leader(sim)
+    other = [u for u in units if u != lead][0]
+    hooks = ["install", "config-changed", "start", "update-status", "db-relation-changed",
+             "website-relation-changed", "ua-relation-changed"]
+    plan = [(lead, h) for h in hooks + ["leader-elected"]] + \
+        [(other, h) for h in hooks + ["leader-settings-changed"]]
+    for unit, hook in plan:
+        sim.run("run-hook", unit, hook)
+        sim.wait()
+        first = snapshot(sim, unit)
+        sim.run("run-hook", unit, hook)
+        sim.wait()
+        second = snapshot(sim, unit)
+        assert second == first, "%s on %s changed something the second time" % (hook, unit)
+        assert first["status"][0] == "active", (unit, hook, first["status"])
+
+
+def test_8_upgrade_charm_with_a_new_migration(bundle_model, tmp_path):
+    sim = bundle_model
+    new = tmp_path / "livepatch"
+    shutil.copytree(CHARM, new, symlinks=True)
+    migrations = new / "livepatch_app" / "migrations"
+    last = sorted(p.name for p in migrations.glob("[0-9][0-9][0-9][0-9]_*.sql"))[-1]
+    number = int(last[:4]) + 1
+    (migrations / ("%04d_e2e_upgrade.sql" % number)).write_text(
+        "CREATE TABLE e2e_upgrade_marker (id integer PRIMARY KEY);\n")
+    sim.run("upgrade-charm", "livepatch", "--path", str(new))
+    sim.wait(timeout=600)
+    assert set(messages(sim).values()) == {("blocked", SCHEMA_BLOCKED)}
+    version = sim.json("run-action", "livepatch/leader", "schema-version")
+    assert str(version["results"]["upgrade-required"]).lower() == "true", version
+    result = sim.json("run-action", "livepatch/leader", "schema-upgrade")
+    assert result["status"] == "completed", result
+    sim.wait()
+    assert {c for c, _ in messages(sim).values()} == {"active"}, messages(sim)
+    version = sim.json("run-action", "livepatch/leader", "schema-version")
+    assert str(version["results"]["current"]) == str(number), version
+    patches = check_in(sim, "e2e-machine-1", STATE["machine_token"])   # no data lost
+    assert curl(patches[0]["url"]) == STATE["data"]
