@@ -8,16 +8,15 @@ import bcrypt
 import yaml
 
 from charms.livepatch import paths, render, validation
-from conftest import ROOT
+from charmtest import ROOT, valid_config
 from livepatch_app import config as server_config
-from test_validation import config
 
 TEMPLATES = os.path.join(ROOT, "templates")
 DSN = "host=10.0.0.9 port=5432 dbname=livepatch user=u password='p w\\'d'"
 
 
 def rendered(resource_token="", **changes):
-    settings = validation.validate(config(**changes))
+    settings = validation.validate(valid_config(**changes))
     context = render.config_context(
         settings,
         database_url=DSN,
@@ -83,7 +82,7 @@ def test_awkward_strings_survive_yaml(tmp_path):
 
 
 def unit_file(**changes):
-    settings = validation.validate(config(**changes))
+    settings = validation.validate(valid_config(**changes))
     context = render.unit_context(settings, python="/var/lib/juju/agents/unit-livepatch-0/.venv/bin/python",
                                   unit_name="livepatch/0")
     text = render.systemd_unit(context, TEMPLATES)

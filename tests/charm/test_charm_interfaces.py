@@ -4,7 +4,7 @@ import psycopg2.extensions
 import pytest
 from charms.reactive import is_flag_set
 
-from conftest import flush, load_interface
+from charmtest import flush, load_interface
 
 pgsql_requires = load_interface("pgsql", "requires")
 pgsql_provides = load_interface("pgsql", "provides")

@@ -1,7 +1,7 @@
 """The config.* flags the hook bootstrap sets for the reactive handlers."""
 
 from charms.livepatch.configflags import defaults, flag_states
-from conftest import ROOT
+from charmtest import ROOT
 
 
 def test_defaults_come_from_config_yaml():

@@ -6,9 +6,7 @@ import pytest
 from charmhelpers.core import hookenv
 
 from charms.livepatch import actions, unit
-from conftest import ROOT, load_interface
-from test_contracts import CONTRACT, MACHINE, RESOURCE, server  # noqa: F401  (fixture)
-from test_validation import defaults
+from charmtest import CONTRACT, MACHINE, RESOURCE, ROOT, defaults, load_interface
 
 load_interface("ua-token", "requires")  # what charm build puts under hooks/relations/
 
@@ -47,8 +45,8 @@ def tools(juju, monkeypatch):
     return made
 
 
-def test_resource_token_from_the_parameter_goes_to_leader_data(tools, server):  # noqa: F811
-    tools.config["contract_server_url"] = server.url
+def test_resource_token_from_the_parameter_goes_to_leader_data(tools, contracts_server):
+    tools.config["contract_server_url"] = contracts_server.url
     tools.params["contract-token"] = CONTRACT
     actions.main("get-resource-token")
     assert tools.failure is None
@@ -59,16 +57,16 @@ def test_resource_token_from_the_parameter_goes_to_leader_data(tools, server):  
         assert secret not in tools.outputs()
 
 
-def test_resource_token_from_the_ua_relation(tools, juju, server):  # noqa: F811
-    tools.config["contract_server_url"] = server.url
+def test_resource_token_from_the_ua_relation(tools, juju, contracts_server):
+    tools.config["contract_server_url"] = contracts_server.url
     juju.relate("ua:5", {"ubuntu-advantage/0": {}}, app_data={"token": CONTRACT, "attached": "true"})
     actions.main("get-resource-token")
     assert tools.failure is None
     assert tools.leader_data == {"resource-token": RESOURCE}
 
 
-def test_sync_token_option_is_mentioned(tools, server):  # noqa: F811
-    tools.config.update(contract_server_url=server.url, sync_token="set-by-operator")
+def test_sync_token_option_is_mentioned(tools, contracts_server):
+    tools.config.update(contract_server_url=contracts_server.url, sync_token="set-by-operator")
     tools.params["contract-token"] = CONTRACT
     actions.main("get-resource-token")
     assert "sync_token option is set" in tools.results["result"]
@@ -80,8 +78,8 @@ def test_no_contract_token_anywhere(tools):
     assert tools.leader_data == {} and tools.converged == 0
 
 
-def test_rejected_token_fails_with_the_cause(tools, server):  # noqa: F811
-    tools.config["contract_server_url"] = server.url
+def test_rejected_token_fails_with_the_cause(tools, contracts_server):
+    tools.config["contract_server_url"] = contracts_server.url
     tools.params["contract-token"] = "not-the-right-one"
     actions.main("get-resource-token")
     assert "HTTP 401" in tools.failure
@@ -89,9 +87,9 @@ def test_rejected_token_fails_with_the_cause(tools, server):  # noqa: F811
     assert tools.leader_data == {}
 
 
-def test_not_entitled_fails_with_the_reason(tools, server):  # noqa: F811
-    server.fail["/v1/context/machines/token"] = (403, {"info": {"reason": "never-effective"}})
-    tools.config["contract_server_url"] = server.url
+def test_not_entitled_fails_with_the_reason(tools, contracts_server):
+    contracts_server.fail["/v1/context/machines/token"] = (403, {"info": {"reason": "never-effective"}})
+    tools.config["contract_server_url"] = contracts_server.url
     tools.params["contract-token"] = CONTRACT
     actions.main("get-resource-token")
     assert "HTTP 403: never-effective" in tools.failure

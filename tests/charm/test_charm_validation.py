@@ -1,33 +1,17 @@
 """Config validation: every bad value charm.md implies gets a clear, secret-free message."""
 
-import os
-
 import bcrypt
 import pytest
-import yaml
 
 from charms.livepatch import validation
-from conftest import ROOT
+from charmtest import defaults, valid_config
 
 HASH = bcrypt.hashpw(b"secret", bcrypt.gensalt(4)).decode().replace("$2b$", "$2y$", 1)
 
 
-def defaults():
-    with open(os.path.join(ROOT, "config.yaml")) as handle:
-        options = yaml.safe_load(handle)["options"]
-    return {name: spec["default"] for name, spec in options.items()}
-
-
-def config(**changes):
-    values = defaults()
-    values["url_template"] = "http://lp.example/patches/{filename}"
-    values.update(changes)
-    return values
-
-
 def problem(**changes):
     with pytest.raises(validation.InvalidConfig) as caught:
-        validation.validate(config(**changes))
+        validation.validate(valid_config(**changes))
     return caught.value
 
 
@@ -36,7 +20,7 @@ def test_every_option_in_config_yaml_is_validated_and_vice_versa():
 
 
 def test_defaults_plus_url_template_are_valid():
-    settings = validation.validate(config())
+    settings = validation.validate(valid_config())
     assert settings["port"] == 8080
     assert settings["patch_sync_enabled"] is True
     assert settings["patchstore"] == "postgres"
@@ -119,23 +103,23 @@ def test_several_problems_are_counted():
 
 def test_sync_upstream_needed_when_sync_is_on():
     assert "sync_upstream is not set" in problem(sync_upstream="").status_message
-    validation.validate(config(sync_upstream="", patch_sync_enabled=False))
+    validation.validate(valid_config(sync_upstream="", patch_sync_enabled=False))
 
 
 @pytest.mark.parametrize("value", ["30s", "10m", "1h", "2h30m", "1d", "1d12h"])
 def test_durations(value):
-    assert validation.validate(config(sync_interval=value))["sync_interval"] == value
+    assert validation.validate(valid_config(sync_interval=value))["sync_interval"] == value
 
 
 def test_juju_strings_for_numbers_and_booleans_are_accepted():
-    settings = validation.validate(config(port="8081", patch_cache_on="true"))
+    settings = validation.validate(valid_config(port="8081", patch_cache_on="true"))
     assert settings["port"] == 8081 and settings["patch_cache_on"] is True
 
 
 def test_auth_users_accepts_htpasswd_output():
     other = bcrypt.hashpw(b"other", bcrypt.gensalt(4)).decode()
     users = f"admin:{HASH}\nops:{other}, third:{HASH}"
-    assert validation.validate(config(auth_basic_users=users))["auth_basic_users"] == (
+    assert validation.validate(valid_config(auth_basic_users=users))["auth_basic_users"] == (
         f"admin:{HASH}\nops:{other}\nthird:{HASH}"
     )
 
@@ -164,7 +148,7 @@ def test_secrets_never_in_messages():
 
 
 def test_validate_options_checks_only_what_is_asked():
-    raw = config(url_template="", port=0, contract_server_url="https://c.example/")
+    raw = valid_config(url_template="", port=0, contract_server_url="https://c.example/")
     assert validation.validate_options(raw, ["contract_server_url"]) == {
         "contract_server_url": "https://c.example"
     }

@@ -16,7 +16,7 @@ import sys
 import pytest
 import yaml
 
-from conftest import ROOT
+from charmtest import ROOT
 
 CHARM = os.path.join(ROOT, "build", "livepatch")
 TOOLS = os.path.join(ROOT, "build", ".tools")
