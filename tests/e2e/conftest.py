@@ -9,7 +9,7 @@ from http.server import ThreadingHTTPServer
 
 import pytest
 
-from e2ehelpers import BUNDLE, CHARM, ContractsHandler, Sim, skip_reason
+from e2ehelpers import BUNDLE, CHARM, ContractsHandler, Sim, free_subnet, skip_reason
 
 
 @pytest.fixture(scope="session")
@@ -30,9 +30,9 @@ def bundle_model():
         pytest.skip(reason)
     path = tempfile.mkdtemp(prefix="jujusim-e2e-")
     os.rmdir(path)
-    sim = Sim(path)
+    sim = Sim(path, free_subnet())
     try:
-        sim.run("init", "--subnet", "127.0.41")
+        sim.run("init", "--subnet", sim.subnet)
         sim.run("deploy", BUNDLE, "--charm", "livepatch=" + CHARM)
         yield sim
     finally:

@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 
 import pytest
 import requests
@@ -41,24 +42,44 @@ def haproxy(sim):
     return "http://%s" % unit_address(sim, "haproxy/0")
 
 
+# haproxy checks its backends every 2s: right after units restart it may still send a
+# request to one it has not seen come back (502/503). A client retries; so do we.
+RETRY_SECONDS = 20
+
+
 def curl(url):
     """The bytes curl downloads (curl exits non-zero on HTTP errors)."""
-    proc = subprocess.run(["curl", "-sSf", "--max-time", "30", url], capture_output=True)
+    deadline = time.time() + RETRY_SECONDS
+    while True:
+        proc = subprocess.run(["curl", "-sSf", "--max-time", "30", url], capture_output=True)
+        busy = b"error: 502" in proc.stderr or b"error: 503" in proc.stderr
+        if proc.returncode == 0 or not busy or time.time() > deadline:
+            break
+        time.sleep(0.5)
     assert proc.returncode == 0, proc.stderr.decode()
     return proc.stdout
 
 
+def http(method, url, **kw):
+    deadline = time.time() + RETRY_SECONDS
+    while True:
+        resp = requests.request(method, url, timeout=30, **kw)
+        if resp.status_code not in (502, 503) or time.time() > deadline:
+            return resp
+        time.sleep(0.5)
+
+
 def admin_session(sim):
-    resp = requests.post(haproxy(sim) + "/v1/admin/login", auth=(ADMIN, PASSWORD), timeout=30)
+    resp = http("POST", haproxy(sim) + "/v1/admin/login", auth=(ADMIN, PASSWORD))
     assert resp.status_code == 200, resp.text
     return {"Authorization": "Bearer " + resp.json()["token"]}
 
 
 def check_in(sim, machine, token):
-    resp = requests.post("%s/v1/client/%s/updates" % (haproxy(sim), machine),
-                         headers={"Authorization": "Bearer " + token}, timeout=30,
-                         json={"kernel": KERNEL, "architecture": "amd64",
-                               "patch-state": "nothing-to-apply", "client-version": "10.8.3"})
+    resp = http("POST", "%s/v1/client/%s/updates" % (haproxy(sim), machine),
+                headers={"Authorization": "Bearer " + token},
+                json={"kernel": KERNEL, "architecture": "amd64",
+                      "patch-state": "nothing-to-apply", "client-version": "10.8.3"})
     assert resp.status_code == 200, resp.text
     return resp.json()["patches"]
 
@@ -93,7 +114,7 @@ def test_1_deploy_configure_attach_token_active(bundle_model, contracts):
     for unit, (current, message) in messages(sim).items():
         assert current == "active", (unit, message)
         assert message.startswith("serving patches on :")
-    assert requests.get(haproxy(sim) + "/debug/status", timeout=30).status_code == 200
+    assert http("GET", haproxy(sim) + "/debug/status").status_code == 200
 
 
 def test_2_admin_patch_client_download_through_haproxy(bundle_model):
@@ -104,16 +125,16 @@ def test_2_admin_patch_client_download_through_haproxy(bundle_model):
     sim.wait()
     headers = admin_session(sim)
     data = os.urandom(300 * 1024)
-    resp = requests.put("%s/v1/admin/patches/%s" % (haproxy(sim), PATCH), data=data,
-                        headers=headers, timeout=60)
+    resp = http("PUT", "%s/v1/admin/patches/%s" % (haproxy(sim), PATCH), data=data,
+                headers=headers)
     assert resp.status_code in (200, 201), resp.text
     tier = resp.json()["tiers"][0]
-    resp = requests.post(haproxy(sim) + "/v1/admin/auth-token", headers=headers, timeout=30,
-                         json={"id": "e2e-clients", "tier": tier})
+    resp = http("POST", haproxy(sim) + "/v1/admin/auth-token", headers=headers,
+                json={"id": "e2e-clients", "tier": tier})
     assert resp.status_code in (200, 201), resp.text
     auth_token = resp.json()["token"]
-    resp = requests.put(haproxy(sim) + "/v1/client/e2e-machine-1", timeout=30,
-                        headers={"Authorization": "Bearer " + auth_token})
+    resp = http("PUT", haproxy(sim) + "/v1/client/e2e-machine-1",
+                headers={"Authorization": "Bearer " + auth_token})
     assert resp.status_code in (200, 201), resp.text
     machine_token = resp.json()["machine-token"]
     patches = check_in(sim, "e2e-machine-1", machine_token)
@@ -133,7 +154,7 @@ def test_3_add_unit_serves_with_the_resource_token(bundle_model):
     current, message = messages(sim)[new]
     assert current == "active", message          # no second get-resource-token needed
     address = unit_address(sim, new)
-    status = requests.get("http://%s:8080/debug/status" % address, timeout=30).json()
+    status = http("GET", "http://%s:8080/debug/status" % address).json()
     assert status["database"] == "OK"
     assert "not set" not in json.dumps(status["sync"])
     assert curl("http://%s:8080/v1/patches/%s" % (address, PATCH)) == STATE["data"]
@@ -188,8 +209,7 @@ def test_6_db_relation_removed_then_restored(bundle_model):
     assert {c for c, _ in messages(sim).values()} == {"active"}
     patches = check_in(sim, "e2e-machine-1", STATE["machine_token"])   # same machine token
     assert curl(patches[0]["url"]) == STATE["data"]
-    listed = requests.get(haproxy(sim) + "/v1/admin/auth-tokens", headers=admin_session(sim),
-                          timeout=30)
+    listed = http("GET", haproxy(sim) + "/v1/admin/auth-tokens", headers=admin_session(sim))
     assert "e2e-clients" in listed.text
 
 

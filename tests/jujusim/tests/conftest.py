@@ -6,20 +6,22 @@ import tempfile
 
 import pytest
 
-from simtesting import SKIP_REASON, Sim
+from simtesting import SKIP_REASON, Sim, free_subnet
 
 
 @pytest.fixture(scope="module")
 def new_model(request):
-    """new_model(subnet, parallel=2) -> Sim; destroyed (and deleted) when the module ends."""
+    """new_model(parallel=2) -> Sim on a free loopback /24 (sim.subnet); destroyed (and
+    deleted) when the module ends, whatever happened."""
     if SKIP_REASON:
         pytest.skip(SKIP_REASON)
     made = []
 
-    def make(subnet, parallel=2):
+    def make(parallel=2):
         path = tempfile.mkdtemp(prefix="jujusim-test-")
         os.rmdir(path)
-        sim = Sim(path)
+        subnet = free_subnet()
+        sim = Sim(path, subnet)
         made.append(sim)
         sim.run("init", "--subnet", subnet, "--parallel", str(parallel))
         return sim

@@ -29,11 +29,43 @@ def _can_simulate():
 SKIP_REASON = _can_simulate()
 
 
+def _listening_octets():
+    """Third octets of 127.0.X.* addresses something listens on (TCP)."""
+    used = set()
+    for table in ("/proc/net/tcp",):
+        try:
+            lines = open(table).read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            parts = line.split()
+            if len(parts) > 3 and parts[3] == "0A":           # LISTEN
+                addr = parts[1].split(":")[0]
+                octets = [int(addr[i:i + 2], 16) for i in (6, 4, 2, 0)]
+                if octets[0] == 127:
+                    used.add(octets[2])
+    return used
+
+
+def free_subnet(low=60, high=250):
+    """A loopback /24 ("127.0.X") where nothing listens: models of tests that run at the
+    same time on this machine (other developers' runs) then do not share addresses."""
+    import random
+    used = _listening_octets()
+    choices = [x for x in range(low, high) if x not in used]
+    return "127.0.%d" % random.choice(choices)
+
+
 class Sim:
     """A model driven through the jujusim command line, like an operator would."""
 
-    def __init__(self, path):
+    def __init__(self, path, subnet=None):
         self.path = path
+        self.subnet = subnet
+
+    def address(self, host):
+        """The address of machine `host - 1` (units get SUBNET.1, SUBNET.2, ...)."""
+        return "%s.%d" % (self.subnet, host)
 
     def run(self, *args, check=True, timeout=600, input=None):
         proc = subprocess.run([sys.executable, JUJUSIM, "--model", self.path] + list(args),

@@ -14,7 +14,7 @@ SIMTEST = os.path.join(TEST_CHARMS, "simtest")
 
 @pytest.fixture(scope="module")
 def sim(new_model):
-    sim = new_model("127.0.21")
+    sim = new_model()
     sim.run("deploy", SIMTEST, "app", "-n", "2")
     sim.run("deploy", SIMTEST, "client")
     sim.wait()
@@ -77,13 +77,14 @@ def test_each_unit_is_its_own_machine(sim):
     out = sim.exec("app/1", "cat /etc/livepatch/marker; echo; unit-get private-address; "
                    "unit-get public-address --format=json; pwd; "
                    "ls /var/lib/juju/agents; grep ^ID= /etc/os-release").stdout.split("\n")
-    assert out[:6] == ["app/1", "127.0.21.2", '"127.0.21.2"',
+    assert out[:6] == ["app/1", sim.address(2), '"%s"' % sim.address(2),
                        "/var/lib/juju/agents/unit-app-1/charm", "unit-app-1", "ID=ubuntu"]
     net = yaml.safe_load(sim.exec("app/0", "network-get api --format yaml").stdout)
-    assert net["ingress-addresses"] == ["127.0.21.1"]
-    assert net["egress-subnets"] == ["127.0.21.1/32"]
-    assert net["bind-addresses"][0]["addresses"][0]["value"] == "127.0.21.1"
-    assert sim.exec("app/0", "network-get api --ingress-address").stdout.strip() == "127.0.21.1"
+    assert net["ingress-addresses"] == [sim.address(1)]
+    assert net["egress-subnets"] == [sim.address(1) + "/32"]
+    assert net["bind-addresses"][0]["addresses"][0]["value"] == sim.address(1)
+    assert sim.exec("app/0", "network-get api --ingress-address").stdout.strip() == \
+        sim.address(1)
     bad = sim.exec("app/0", "network-get nosuch", check=False)
     assert bad.returncode == 1 and 'no network config found for binding "nosuch"' in bad.stderr
 
@@ -127,8 +128,8 @@ def test_relation_data_and_ordering(sim):
     view = last["relation"]
     assert view["units"] == ["app/0", "app/1"]
     assert view["data"]["app/0"]["who"] == "app/0"
-    assert view["data"]["app/1"]["address"] == "127.0.21.2"
-    assert view["data"]["app/1"]["ingress-address"] == "127.0.21.2"
+    assert view["data"]["app/1"]["address"] == sim.address(2)
+    assert view["data"]["app/1"]["ingress-address"] == sim.address(2)
     assert view["app_data"] == {"app-key": "app"}          # written by the leader only
     writes = [e for e in sim.events("app/1") if e["what"] == "hooks/api-relation-joined"]
     assert writes[0]["app_write_denied"] is True           # the non-leader was refused

@@ -87,7 +87,7 @@ def records(sim, unit):
 
 @pytest.fixture(scope="module")
 def sim(new_model, rtest_charm):
-    sim = new_model("127.0.25")
+    sim = new_model()
     sim.run("deploy", rtest_charm, "r", "-n", "2")
     sim.run("deploy", rtest_charm, "rc", "--config", "port=18744")
     sim.run("relate", "rc:backend", "r:api")
@@ -106,9 +106,9 @@ def test_charmhelpers_works_in_the_unit(sim):
         assert unit["open-ports"] == ["18743/tcp"]
     conf = [r for r in records(sim, "r/1") if "config" in r][-1]
     assert conf["config"]["greeting"] == "hi" and conf["running"] is True
-    assert conf["address"] == conf["private_ip"] == "127.0.25.2"
+    assert conf["address"] == conf["private_ip"] == sim.address(2)
     assert conf["is_leader"] is False
-    with urllib.request.urlopen("http://127.0.25.2:18743/index.html", timeout=5) as resp:
+    with urllib.request.urlopen("http://%s:18743/index.html" % sim.address(2), timeout=5) as resp:
         assert resp.read() == b"rtest\n"
 
 
@@ -117,7 +117,7 @@ def test_endpoint_data_flows(sim):
     assert got["received"]["r/0"]["greeting"] == "hi"
     assert json.loads(got["received"]["r/1"]["info"]) == {"unit": "r/1"}
     assert got["received_app"] == [{"app-greeting": "hi"}]
-    assert sorted(got["ingress"]) == ["127.0.25.1", "127.0.25.2"]
+    assert sorted(got["ingress"]) == [sim.address(1), sim.address(2)]
     sim.run("config", "r", "greeting=hola")
     sim.wait()
     got = [r for r in records(sim, "rc/0") if "received" in r][-1]

@@ -10,12 +10,15 @@ from simtesting import TEST_CHARMS
 
 SIMTEST = os.path.join(TEST_CHARMS, "simtest")
 PORT = 18742
-HAPROXY = "http://127.0.24.4/"
 
 
 def get(url, timeout=5):
     with urllib.request.urlopen(url, timeout=timeout) as resp:
         return resp.read().decode()
+
+
+def haproxy(sim):
+    return "http://%s/" % sim.address(4)
 
 
 def relation_data(sim, unit, endpoint, remote_unit):
@@ -30,7 +33,7 @@ def relation_data(sim, unit, endpoint, remote_unit):
 
 @pytest.fixture(scope="module")
 def sim(new_model):
-    sim = new_model("127.0.24")
+    sim = new_model()
     sim.run("deploy", SIMTEST, "app", "-n", "2", "--config", "service_port=%d" % PORT)
     sim.run("deploy", "postgresql")
     sim.run("deploy", "haproxy")
@@ -47,7 +50,7 @@ def test_postgresql_creates_a_database_to_connect_to(sim):
     data = relation_data(sim, "app/1", "db", "postgresql/0")
     assert data["database"] == "simtestdb" and data["roles"] == "simrole"
     assert data["allowed-units"] == "app/0 app/1"
-    assert data["allowed-subnets"] == "127.0.24.1/32,127.0.24.2/32"
+    assert data["allowed-subnets"] == "%s/32,%s/32" % (sim.address(1), sim.address(2))
     assert data["host"] == "127.0.0.1" and data["state"] == "standalone"
     assert "standbys" not in data           # published empty: Juju drops empty values
     assert data["master"] == "host=127.0.0.1 port=%s dbname=simtestdb user=%s password=%s" % (
@@ -68,13 +71,13 @@ def test_postgresql_creates_a_database_to_connect_to(sim):
 
 def test_haproxy_proxies_to_every_backend(sim):
     cfg = open(sim.unit_root("haproxy/0", "/etc/haproxy/haproxy.cfg")).read()
-    assert "bind 127.0.24.4:80" in cfg and "option httpchk GET /debug/status" in cfg
-    assert "server app-0 127.0.24.1:%d check" % PORT in cfg
-    assert "server app-1 127.0.24.2:%d check" % PORT in cfg
-    seen = {get(HAPROXY).split()[1] for _ in range(6)}
+    assert "bind %s:80" % sim.address(4) in cfg and "option httpchk GET /debug/status" in cfg
+    assert "server app-0 %s:%d check" % (sim.address(1), PORT) in cfg
+    assert "server app-1 %s:%d check" % (sim.address(2), PORT) in cfg
+    seen = {get(haproxy(sim)).split()[1] for _ in range(6)}
     assert seen == {"app/0", "app/1"}
     assert sim.unit("haproxy/0")["workload-status"]["message"] == \
-        "serving 2 backends on 127.0.24.4:80"
+        "serving 2 backends on %s:80" % sim.address(4)
 
 
 def test_ubuntu_advantage_publishes_the_token(sim):
@@ -116,7 +119,7 @@ def test_haproxy_follows_unit_removal(sim):
     assert "app-1" not in cfg and "server app-0" in cfg
     deadline = time.time() + 10
     while True:
-        seen = {get(HAPROXY).split()[1] for _ in range(4)}
+        seen = {get(haproxy(sim)).split()[1] for _ in range(4)}
         if seen == {"app/0"} or time.time() > deadline:
             break
         time.sleep(0.2)

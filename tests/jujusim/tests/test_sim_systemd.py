@@ -14,6 +14,10 @@ SIMTEST = os.path.join(TEST_CHARMS, "simtest")
 PORT = 18741
 
 
+def url(sim, host):
+    return "http://%s:%d/" % (sim.address(host), PORT)
+
+
 def get(url, timeout=5):
     with urllib.request.urlopen(url, timeout=timeout) as resp:
         return resp.read().decode()
@@ -45,7 +49,7 @@ def wait_for(predicate, timeout=15):
 
 @pytest.fixture(scope="module")
 def sim(new_model):
-    sim = new_model("127.0.22")
+    sim = new_model()
     sim.run("deploy", SIMTEST, "svc", "-n", "2", "--config", "service_port=%d" % PORT)
     sim.wait()
     return sim
@@ -53,8 +57,8 @@ def sim(new_model):
 
 def test_service_runs_as_its_user_on_each_unit(sim):
     # the same port on two units: each unit has its own address
-    assert get("http://127.0.22.1:%d/" % PORT).startswith("simtest svc/0 hello world")
-    assert get("http://127.0.22.2:%d/" % PORT).startswith("simtest svc/1 hello world")
+    assert get(url(sim, 1)).startswith("simtest svc/0 hello world")
+    assert get(url(sim, 2)).startswith("simtest svc/1 hello world")
     with open(sim.unit_root("svc/0", "/run/simtest/info.json")) as f:
         info = json.load(f)
     assert info["uid"] == 65534 and info["cwd"] == "/run/simtest"      # User=nobody
@@ -102,7 +106,7 @@ def test_restart_on_failure_and_restart(sim):
     after = wait_for(lambda: (lambda s: s if s["state"] == "active" and s["main"] != before["main"]
                               else None)(service_state(sim, "svc/0")))
     assert after["restarts"] == before.get("restarts", 0) + 1
-    assert wait_for(lambda: try_get("http://127.0.22.1:%d/" % PORT).endswith(
+    assert wait_for(lambda: try_get(url(sim, 1)).endswith(
         "pid=%d\n" % after["main"]))
     journal = sim.run("journal", "svc/0", "simtest").stdout
     assert "code=killed, status=9/SIGKILL" in journal and "Scheduled restart" in journal
@@ -118,13 +122,13 @@ def test_unit_file_changes_need_daemon_reload(sim):
         f.write(text.replace("SIMTEST_GREETING=hello world", "SIMTEST_GREETING=bonjour"))
     proc = sim.exec("svc/1", "systemctl restart simtest")
     assert "Run 'systemctl daemon-reload'" in proc.stderr
-    assert "hello world" in get("http://127.0.22.2:%d/" % PORT)   # the loaded definition
+    assert "hello world" in get(url(sim, 2))   # the loaded definition
     sim.exec("svc/1", "systemctl daemon-reload && systemctl restart simtest")
-    assert "bonjour" in wait_for(lambda: try_get("http://127.0.22.2:%d/" % PORT))
+    assert "bonjour" in wait_for(lambda: try_get(url(sim, 2)))
 
 
 def test_destroy_leaves_no_process(new_model):
-    sim = new_model("127.0.23")
+    sim = new_model()
     sim.run("deploy", SIMTEST, "gone", "--config", "service_port=%d" % PORT)
     sim.wait()
     state = service_state(sim, "gone/0")
