@@ -27,7 +27,7 @@ import uuid
 import requests
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
-from conftest import free_port  # noqa: E402
+from livetest import free_port  # noqa: E402
 
 from livepatch_app.auth_users import hash_password  # noqa: E402
 from livepatch_app.devserver import embedded_postgres  # noqa: E402

@@ -20,7 +20,7 @@ import pytest
 import requests
 import yaml
 
-from conftest import ADMIN_PASSWORD, ADMIN_USER, LiveServer, _create_database, _with_dbname, free_port
+from livetest import ADMIN_PASSWORD, ADMIN_USER, LiveServer, create_database, with_dbname, free_port
 
 SCRIPT = Path(sys.executable).with_name("livepatch-admin")
 CLI = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "livepatch_app.admin_cli"]
@@ -102,10 +102,10 @@ def shared_server(pg_admin_dsn, migrated_template, admin_users_entry, tmp_path_f
     from livepatch_app.serve import build_wsgi
 
     name = "lp_test_cli_" + uuid.uuid4().hex[:12]
-    _create_database(pg_admin_dsn, name, migrated_template)
+    create_database(pg_admin_dsn, name, migrated_template)
     port = free_port()
     config = load_config(None, environ={}, overrides={
-        "database_url": _with_dbname(pg_admin_dsn, name), "port": port, "bind_address": "127.0.0.1",
+        "database_url": with_dbname(pg_admin_dsn, name), "port": port, "bind_address": "127.0.0.1",
         "auth_basic_users": admin_users_entry, "url_template": f"http://127.0.0.1:{port}/v1/patches/{{filename}}",
         "filestore_path": str(tmp_path_factory.mktemp("store")), "log_level": "warning",
         "concurrency_limit": 4, "burst_limit": 4})

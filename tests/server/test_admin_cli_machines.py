@@ -5,7 +5,7 @@ import uuid
 
 import requests
 
-from conftest import ADMIN_PASSWORD
+from livetest import ADMIN_PASSWORD
 from test_admin_cli import admin, cli, shared_server, unique  # noqa: F401 (fixtures)
 from test_admin_cli_patches import patch_file
 

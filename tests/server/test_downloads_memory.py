@@ -13,7 +13,7 @@ import time
 import pytest
 import requests
 
-from conftest import ADMIN_PASSWORD, ADMIN_USER, free_port
+from livetest import ADMIN_PASSWORD, ADMIN_USER, free_port
 
 SIZE_MB = 100
 LIMIT_MB = 30

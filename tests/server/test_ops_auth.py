@@ -6,7 +6,7 @@ import time
 
 import requests
 
-from conftest import ADMIN_PASSWORD, ADMIN_USER
+from livetest import ADMIN_PASSWORD, ADMIN_USER
 
 
 def test_banner_info_status_metrics(server):

@@ -9,7 +9,7 @@ import time
 
 import requests
 
-from conftest import ADMIN_PASSWORD, ADMIN_USER, free_port
+from livetest import ADMIN_PASSWORD, ADMIN_USER, free_port
 
 
 def test_serve_logs_json_without_secrets(make_database, admin_users_entry, tmp_path):

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import free_port
+from livetest import free_port
 from livepatch_app.sync.client import UpstreamClient, UpstreamError
 
 NAME = "livepatch-5.15.0-107.117-generic-107.1-amd64.tar.bz2"
