@@ -726,10 +726,26 @@ class Controller:
             with open(self.model.unit_log(unit), "a") as f:
                 f.write(traceback.format_exc())
         elapsed = time.time() - started
+        try:
+            errored = self._finish(unit, ev, cid, ok, rc, out, err)
+        except Exception:  # never leave the unit "running" forever
+            import traceback
+            self._say("error while recording %s on %s:\n%s" % (label, unit, traceback.format_exc()))
+            with self.model.locked() as st:
+                if unit in st["units"]:
+                    st["units"][unit]["running"] = None
+            return
+        if kind == "hook" and errored:
+            self.model.log(unit, '=== hook "%s" failed: exit %d (%.2fs); the unit is in error '
+                           'until `jujusim resolved %s` ===' % (label, rc, elapsed, unit))
+
+    def _finish(self, unit, ev, cid, ok, rc, out, err):
+        """Records the outcome; returns True when a hook put the unit in error."""
+        kind = ev["kind"]
         with self.model.locked() as st:
             if kind == "remove":
                 ops.finalize_removal(st, unit)
-                return
+                return False
             if kind in ("action", "exec"):
                 act = st["actions"][ev["action_id"]]
                 act["return-code"] = rc
@@ -747,12 +763,8 @@ class Controller:
                     st["contexts"].pop(cid, None)
                     cid = None
                 ops.finish_event(st, unit, ev, True, cid)
-                return
-            errored = ops.finish_event(st, unit, ev, ok, cid)
-        if kind == "hook":
-            if errored:
-                self.model.log(unit, '=== hook "%s" failed: exit %d (%.2fs); the unit is in error '
-                               'until `jujusim resolved %s` ===' % (label, rc, elapsed, unit))
+                return False
+            return ops.finish_event(st, unit, ev, ok, cid)
 
     def _run_program(self, unit, ev, cid, env, snapshot):
         kind = ev["kind"]

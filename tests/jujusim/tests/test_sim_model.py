@@ -153,6 +153,7 @@ relation-list --format=json -r RID
 printf 'alpha: one\\nbeta: "2"\\ngone: null\\n' > /tmp/jujusim-test-settings.yaml
 relation-set -r RID --file /tmp/jujusim-test-settings.yaml
 relation-set -r RID gamma=three alpha=
+printf 'delta: four\\n' | relation-set -r RID --file -
 relation-get --format=json -r RID - client/0
 rm /tmp/jujusim-test-settings.yaml
 """.replace("RID", rid)
@@ -164,6 +165,7 @@ rm /tmp/jujusim-test-settings.yaml
     assert json.loads(out[4]) == ["app/0", "app/1"]
     mine = json.loads(out[5])
     assert mine["beta"] == "2" and mine["gamma"] == "three" and "alpha" not in mine
+    assert mine["delta"] == "four" and "gone" not in mine
     sim.wait()
     # committed when `exec` ended well: the remote units got relation-changed
     seen = [e for e in sim.events("app/0") if e["what"] == "hooks/api-relation-changed"][-1]
