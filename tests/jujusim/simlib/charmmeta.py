@@ -65,11 +65,15 @@ def standin_dir(name):
     return None
 
 
-def parse_option(options, key, raw):
-    """A config value given on the command line, converted to the option's type."""
+def _option_type(options, key):
     if key not in options:
         raise SimError('unknown option "%s"' % key)
-    typ = options[key]["type"]
+    return options[key]["type"]
+
+
+def parse_option(options, key, raw):
+    """A config value given on the command line, converted to the option's type."""
+    typ = _option_type(options, key)
     if raw is None:
         return None
     if not isinstance(raw, str):
@@ -93,9 +97,7 @@ def parse_option(options, key, raw):
 
 def check_option_value(options, key, value):
     """A value from a YAML file (bundle options, --config file)."""
-    if key not in options:
-        raise SimError('unknown option "%s"' % key)
-    typ = options[key]["type"]
+    typ = _option_type(options, key)
     if value is None:
         return None
     ok = {

@@ -485,8 +485,7 @@ def status_document(st):
     return {
         "model": {"name": st["name"], "type": "iaas", "controller": "jujusim",
                   "cloud": "jujusim", "region": "localhost", "version": st["juju_version"],
-                  "model-status": {"current": "destroyed" if st.get("destroyed") else "available"},
-                  "path": st.get("_path", "")},
+                  "model-status": {"current": "destroyed" if st.get("destroyed") else "available"}},
         "machines": machines,
         "applications": apps,
         "relations": relations,

@@ -566,41 +566,40 @@ def _apply(cur, changes):
     return new
 
 
+def _commit_settings(st, unit, pending, app_level):
+    """Publishes a hook's relation-set calls; queues relation-changed where they show."""
+    app = unit_app(unit)
+    for rid, changes in pending.items():
+        rel = st["relations"].get(rid)
+        if rel is None:
+            continue
+        store = rel["app_settings"] if app_level else rel["settings"]
+        owner = app if app_level else unit
+        cur = store.get(owner, {})
+        new = _apply(cur, changes)
+        if new == cur:
+            continue
+        store[owner] = new
+        if rel["dying"]:
+            continue
+        for other in rel_other_units(st, rel, unit):
+            if st["units"][other]["dying"]:
+                continue
+            scope = rel["scope"].get(other, [])
+            if app_level and any(unit_app(x) == app for x in scope):
+                _rel_hook(st, other, rel, "changed", remote_unit="")
+            elif not app_level and unit in scope:
+                _rel_hook(st, other, rel, "changed", remote_unit=unit)
+
+
 def commit_context(st, cid):
     """A hook (or action) ended well: publish its relation settings and ports."""
     ctx = st["contexts"].pop(cid, None)
     if ctx is None:
         return
     unit = ctx["unit"]
-    app = unit_app(unit)
-    for rid, changes in ctx["rel_unit"].items():
-        rel = st["relations"].get(rid)
-        if rel is None:
-            continue
-        cur = rel["settings"].get(unit, {})
-        new = _apply(cur, changes)
-        if new != cur:
-            rel["settings"][unit] = new
-            if not rel["dying"]:
-                for other in rel_other_units(st, rel, unit):
-                    o = st["units"][other]
-                    if not o["dying"] and unit in rel["scope"].get(other, []):
-                        _rel_hook(st, other, rel, "changed", remote_unit=unit)
-    for rid, changes in ctx["rel_app"].items():
-        rel = st["relations"].get(rid)
-        if rel is None:
-            continue
-        cur = rel["app_settings"].get(app, {})
-        new = _apply(cur, changes)
-        if new != cur:
-            rel["app_settings"][app] = new
-            if not rel["dying"]:
-                for other in rel_other_units(st, rel, unit):
-                    o = st["units"][other]
-                    if o["dying"]:
-                        continue
-                    if any(unit_app(x) == app for x in rel["scope"].get(other, [])):
-                        _rel_hook(st, other, rel, "changed", remote_unit="")
+    _commit_settings(st, unit, ctx["rel_unit"], app_level=False)
+    _commit_settings(st, unit, ctx["rel_app"], app_level=True)
     u = st["units"].get(unit)
     if u is not None:
         ports = list(u["ports"])
