@@ -122,7 +122,8 @@ def test_unit_file_changes_need_daemon_reload(sim):
         f.write(text.replace("SIMTEST_GREETING=hello world", "SIMTEST_GREETING=bonjour"))
     proc = sim.exec("svc/1", "systemctl restart simtest")
     assert "Run 'systemctl daemon-reload'" in proc.stderr
-    assert "hello world" in get(url(sim, 2))   # the loaded definition
+    # the restart runs the loaded definition; wait until it listens again
+    assert "hello world" in wait_for(lambda: try_get(url(sim, 2)))
     sim.exec("svc/1", "systemctl daemon-reload && systemctl restart simtest")
     assert "bonjour" in wait_for(lambda: try_get(url(sim, 2)))
 
