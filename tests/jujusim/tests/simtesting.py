@@ -56,6 +56,24 @@ def free_subnet(low=60, high=250):
     return "127.0.%d" % random.choice(choices)
 
 
+def http_get(url, timeout=20):
+    """GET url, retrying while the server is not (yet) listening or answers 5xx: a unit's
+    service may still be starting right after `wait` (Type=simple starts return at once)."""
+    import time
+    import urllib.error
+    import urllib.request
+    deadline = time.time() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                return resp.read().decode()
+        except (urllib.error.URLError, ConnectionError, OSError) as e:
+            code = getattr(e, "code", None)
+            if (code is not None and code < 500) or time.time() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 class Sim:
     """A model driven through the jujusim command line, like an operator would."""
 

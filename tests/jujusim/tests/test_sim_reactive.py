@@ -9,11 +9,10 @@ import os
 import shutil
 import sys
 import tempfile
-import urllib.request
 
 import pytest
 
-from simtesting import TEST_CHARMS
+from simtesting import TEST_CHARMS, http_get
 
 HOOKS = ["install", "config-changed", "start", "stop", "leader-elected",
          "leader-settings-changed", "update-status", "upgrade-charm"] + [
@@ -108,8 +107,7 @@ def test_charmhelpers_works_in_the_unit(sim):
     assert conf["config"]["greeting"] == "hi" and conf["running"] is True
     assert conf["address"] == conf["private_ip"] == sim.address(2)
     assert conf["is_leader"] is False
-    with urllib.request.urlopen("http://%s:18743/index.html" % sim.address(2), timeout=5) as resp:
-        assert resp.read() == b"rtest\n"
+    assert http_get("http://%s:18743/index.html" % sim.address(2)) == "rtest\n"
 
 
 def test_endpoint_data_flows(sim):

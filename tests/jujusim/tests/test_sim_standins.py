@@ -2,19 +2,17 @@
 
 import os
 import time
-import urllib.request
 
 import pytest
 
-from simtesting import TEST_CHARMS
+from simtesting import TEST_CHARMS, http_get
 
 SIMTEST = os.path.join(TEST_CHARMS, "simtest")
 PORT = 18742
 
 
-def get(url, timeout=5):
-    with urllib.request.urlopen(url, timeout=timeout) as resp:
-        return resp.read().decode()
+def get(url):
+    return http_get(url)
 
 
 def haproxy(sim):

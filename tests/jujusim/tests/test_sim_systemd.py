@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 
-from simtesting import TEST_CHARMS
+from simtesting import TEST_CHARMS, http_get
 from simlib.systemd import pid_alive
 
 SIMTEST = os.path.join(TEST_CHARMS, "simtest")
@@ -57,8 +57,8 @@ def sim(new_model):
 
 def test_service_runs_as_its_user_on_each_unit(sim):
     # the same port on two units: each unit has its own address
-    assert get(url(sim, 1)).startswith("simtest svc/0 hello world")
-    assert get(url(sim, 2)).startswith("simtest svc/1 hello world")
+    assert http_get(url(sim, 1)).startswith("simtest svc/0 hello world")
+    assert http_get(url(sim, 2)).startswith("simtest svc/1 hello world")
     with open(sim.unit_root("svc/0", "/run/simtest/info.json")) as f:
         info = json.load(f)
     assert info["uid"] == 65534 and info["cwd"] == "/run/simtest"      # User=nobody
