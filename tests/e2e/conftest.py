@@ -9,7 +9,7 @@ from http.server import ThreadingHTTPServer
 
 import pytest
 
-from e2ehelpers import BUNDLE, CHARM, ContractsHandler, Sim, free_subnet, skip_reason
+from e2ehelpers import BUNDLE, CHARM, ContractsHandler, Sim, free_subnet, skip_or_fail, skip_reason
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +27,7 @@ def bundle_model():
     """The bundle deployed (once per module); destroyed afterwards, even on failure."""
     reason = skip_reason()
     if reason:
-        pytest.skip(reason)
+        skip_or_fail(reason)
     path = tempfile.mkdtemp(prefix="jujusim-e2e-")
     os.rmdir(path)
     sim = Sim(path, free_subnet())

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "jujusim", "tests"))
 
-from simtesting import SKIP_REASON, Sim, free_subnet  # noqa: E402,F401
+from simtesting import SKIP_REASON, Sim, free_subnet, skip_or_fail  # noqa: E402,F401
 
 CHARM = os.path.join(ROOT, "build", "livepatch")
 BUNDLE = os.path.join(ROOT, "bundle.yaml")

@@ -6,7 +6,7 @@ import tempfile
 
 import pytest
 
-from simtesting import SKIP_REASON, Sim, free_subnet
+from simtesting import SKIP_REASON, Sim, free_subnet, skip_or_fail
 
 
 @pytest.fixture(scope="module")
@@ -14,7 +14,7 @@ def new_model(request):
     """new_model(parallel=2) -> Sim on a free loopback /24 (sim.subnet); destroyed (and
     deleted) when the module ends, whatever happened."""
     if SKIP_REASON:
-        pytest.skip(SKIP_REASON)
+        skip_or_fail(SKIP_REASON)
     made = []
 
     def make(parallel=2):
