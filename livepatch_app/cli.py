@@ -61,18 +61,24 @@ _db_option = click.option("--database", envvar=None, help="libpq connection stri
 _config_option = click.option("--config", "config_path", type=click.Path(), help="read database_url from this file.")
 
 
+def _schema_call(action, database, config_path):
+    """Runs schema.<action>(dsn); an unreachable database is one line, exit 1."""
+    from . import schema as schema_mod
+
+    dsn = _database(database, config_path)
+    try:
+        return getattr(schema_mod, action)(dsn)
+    except DatabaseUnavailable as exc:
+        _fail(f"database unavailable: {exc}")
+
+
 @schema.command()
 @_db_option
 @_config_option
 def upgrade(database, config_path):
     """Apply pending migrations (safe to run from several units at once)."""
-    from . import schema as schema_mod
-
-    try:
-        applied = schema_mod.upgrade(_database(database, config_path))
-        status = schema_mod.status(_database(database, config_path))
-    except DatabaseUnavailable as exc:
-        _fail(f"database unavailable: {exc}")
+    applied = _schema_call("upgrade", database, config_path)
+    status = _schema_call("status", database, config_path)
     click.echo(json.dumps({"applied": applied, **status.as_dict()}))
 
 
@@ -81,12 +87,7 @@ def upgrade(database, config_path):
 @_config_option
 def check(database, config_path):
     """Exit 0 when the schema is current, 2 when an upgrade is pending."""
-    from . import schema as schema_mod
-
-    try:
-        status = schema_mod.status(_database(database, config_path))
-    except DatabaseUnavailable as exc:
-        _fail(f"database unavailable: {exc}")
+    status = _schema_call("status", database, config_path)
     if status.upgrade_required:
         click.echo(f"schema upgrade required: {status.current} -> {status.required}")
         sys.exit(2)
@@ -100,13 +101,7 @@ def check(database, config_path):
 @_config_option
 def version(database, config_path):
     """Print {"current", "required", "upgrade-required"} as JSON."""
-    from . import schema as schema_mod
-
-    try:
-        status = schema_mod.status(_database(database, config_path))
-    except DatabaseUnavailable as exc:
-        _fail(f"database unavailable: {exc}")
-    click.echo(json.dumps(status.as_dict()))
+    click.echo(json.dumps(_schema_call("status", database, config_path).as_dict()))
 
 
 @main.command()

@@ -1,9 +1,11 @@
 """Helpers of the end-to-end tests (kept out of conftest.py: test modules import them)."""
 
+import contextlib
 import json
 import os
 import shutil
 import sys
+import tempfile
 from http.server import BaseHTTPRequestHandler
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -48,6 +50,27 @@ class ContractsHandler(BaseHTTPRequestHandler):
         if self.headers.get("Authorization") != "Bearer " + MACHINE_TOKEN:
             return self._answer(401, {"message": "invalid token"})
         self._answer(200, {"resourceToken": RESOURCE_TOKEN})
+
+
+@contextlib.contextmanager
+def simulated_model(prefix):
+    """A fresh jujusim model on a free loopback /24, destroyed (and deleted unless
+    JUJUSIM_KEEP is set) afterwards whatever happened; skips or fails (see
+    skip_or_fail) when the simulator or the built charm is missing."""
+    reason = skip_reason()
+    if reason:
+        skip_or_fail(reason)
+    path = tempfile.mkdtemp(prefix=prefix)
+    os.rmdir(path)
+    sim = Sim(path, free_subnet())
+    try:
+        sim.run("init", "--subnet", sim.subnet)
+        yield sim
+    finally:
+        proc = sim.destroy()
+        if not os.environ.get("JUJUSIM_KEEP"):
+            shutil.rmtree(path, ignore_errors=True)
+        assert proc.returncode == 0, "destroy left processes: %s" % proc.stderr
 
 
 def skip_reason():

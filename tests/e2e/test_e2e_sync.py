@@ -5,14 +5,12 @@ each with its own database on the postgresql stand-in."""
 
 import hashlib
 import os
-import shutil
-import tempfile
 import time
 
 import pytest
 import requests
 
-from e2ehelpers import CHARM, Sim, free_subnet, skip_or_fail, skip_reason, unit_address
+from e2ehelpers import CHARM, simulated_model, unit_address
 
 pytestmark = pytest.mark.e2e
 
@@ -23,17 +21,10 @@ ADMIN, PASSWORD = "admin", "e2e-sync-pw"
 
 @pytest.fixture(scope="module")
 def chained():
-    reason = skip_reason()
-    if reason:
-        skip_or_fail(reason)
     from livepatch_app.auth_users import hash_password
 
     users = "auth_basic_users=%s:%s" % (ADMIN, hash_password(PASSWORD, rounds=4))
-    path = tempfile.mkdtemp(prefix="jujusim-e2e-sync-")
-    os.rmdir(path)
-    sim = Sim(path, free_subnet())
-    try:
-        sim.run("init", "--subnet", sim.subnet)
+    with simulated_model("jujusim-e2e-sync-") as sim:
         sim.run("deploy", "postgresql")
         sim.run("deploy", CHARM, "upstream", "--config", users, "--config", "psql_dbname=upstream",
                 "--config", "patch_sync_enabled=false",
@@ -44,11 +35,6 @@ def chained():
         sim.run("relate", "mirror:db", "postgresql:db")
         sim.wait(timeout=600)
         yield sim
-    finally:
-        proc = sim.destroy()
-        if not os.environ.get("JUJUSIM_KEEP"):
-            shutil.rmtree(path, ignore_errors=True)
-        assert proc.returncode == 0, "destroy left processes: %s" % proc.stderr
 
 
 def workload(sim, unit):
