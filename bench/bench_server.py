@@ -27,24 +27,13 @@ import uuid
 import requests
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
-from livetest import free_port  # noqa: E402
+from livetest import free_port, wait_until_up  # noqa: E402
 
 from livepatch_app.auth_users import hash_password  # noqa: E402
 from livepatch_app.devserver import embedded_postgres  # noqa: E402
 from livepatch_app import schema  # noqa: E402
 
 PATCH = "livepatch-5.15.0-107.117-generic-107.1-amd64.tar.bz2"
-
-
-def wait_up(url):
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        try:
-            requests.get(url + "/", timeout=1)
-            return
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    raise SystemExit(f"server at {url} did not start")
 
 
 def hammer(worker, threads, seconds):
@@ -135,7 +124,7 @@ def main():
     ref_port = free_port()
     reference = reference_server(blob, ref_port)
     try:
-        wait_up(url)
+        wait_until_up(url)
         admin = (("admin", password))
         with open(blob, "rb") as handle:
             requests.put(f"{url}/v1/admin/patches/{PATCH}", data=handle, auth=admin, timeout=120).raise_for_status()
@@ -167,7 +156,7 @@ def main():
                 assert size == args.size_mb * 1024 * 1024
             return fetch
 
-        wait_up(f"http://127.0.0.1:{ref_port}")
+        wait_until_up(f"http://127.0.0.1:{ref_port}")
         print(f"livepatch bench: {args.threads} threads, {args.seconds:.0f} s per case, "
               f"{args.machines} machines, {args.size_mb} MB patch, 2 cores shared by client and server")
         lat, err = hammer(check_in, args.threads, args.seconds)

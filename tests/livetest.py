@@ -36,6 +36,18 @@ def create_database(admin_dsn, name, template=None):
     conn.close()
 
 
+def wait_until_up(url, timeout=20):
+    """Polls url + "/" until the server answers; RuntimeError past the timeout."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            requests.get(url + "/", timeout=1)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    raise RuntimeError(f"server at {url} did not start within {timeout} s")
+
+
 def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -55,7 +67,7 @@ class LiveServer:
         self.stopping = False
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
-        self._wait()
+        wait_until_up(self.url)
 
     def _run(self):
         try:
@@ -63,16 +75,6 @@ class LiveServer:
         except OSError:
             if not self.stopping:  # closing the socket under the loop is the way to stop it
                 raise
-
-    def _wait(self):
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                requests.get(self.url + "/", timeout=1)
-                return
-            except requests.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("live server did not start")
 
     def stop(self):
         self.stopping = True

@@ -20,8 +20,8 @@ _KERNEL_RE = re.compile(r"^\d+\.\d+\.\d+-\d+\.\d+$")
 MAX_REASON = 500
 
 
-def patch_json(row):
-    """The public shape of a patch (list and upload answers)."""
+def patch_summary(row):
+    """What identifies a patch file and where it is visible (also the sync snapshot's shape)."""
     return {
         "filename": row["filename"],
         "kernel": row["kernel"],
@@ -31,6 +31,13 @@ def patch_json(row):
         "sha256": row["sha256"].strip(),
         "size": row["size"],
         "tiers": list(row["tiers"]),
+    }
+
+
+def patch_json(row):
+    """The public shape of a patch (list and upload answers)."""
+    return {
+        **patch_summary(row),
         "blocked": row["blocked"],
         "source": row["source"],
         "created-at": format_time(row["created_at"]),

@@ -18,6 +18,7 @@ from ..data import deployments, sync_catalog, sync_tokens
 from ..errors import BadRequest, Unauthorized
 from ..sync.machine_count import bucket
 from ..tokens import token_hash
+from .admin_patches import patch_summary
 from .common import field, format_time, json_body
 
 bp = Blueprint("sync", __name__)
@@ -89,16 +90,7 @@ def snapshot():
         blocked = sync_catalog.blocklist(cur)
     return jsonify({
         "tier": token["tier"],
-        "patches": [{
-            "filename": row["filename"],
-            "version": row["version"],
-            "kernel": row["kernel"],
-            "flavour": row["flavour"],
-            "architecture": row["architecture"],
-            "sha256": row["sha256"].strip(),
-            "size": row["size"],
-            "tiers": list(row["tiers"]),
-        } for row in patches],
+        "patches": [patch_summary(row) for row in patches],
         "blocklist": [{"filename": row["filename"], "reason": row["reason"]} for row in blocked],
     })
 

@@ -5,11 +5,10 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import requests
 
-from livetest import ADMIN_PASSWORD, ADMIN_USER, free_port
+from livetest import ADMIN_PASSWORD, ADMIN_USER, free_port, wait_until_up
 
 
 def test_serve_logs_json_without_secrets(make_database, admin_users_entry, tmp_path):
@@ -23,13 +22,7 @@ def test_serve_logs_json_without_secrets(make_database, admin_users_entry, tmp_p
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 15
-        while time.time() < deadline:
-            try:
-                requests.get(url + "/", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+        wait_until_up(url)
         token = requests.post(url + "/v1/admin/login", auth=(ADMIN_USER, ADMIN_PASSWORD), timeout=10).json()["token"]
         requests.post(url + "/v1/admin/login", auth=(ADMIN_USER, "wrong-password-xyz"), timeout=10)
         requests.post(url + "/v1/admin/logout", headers={"Authorization": f"Bearer {token}"}, timeout=10)
