@@ -7,7 +7,12 @@
 #    README. charm build refuses an output dir inside its source; the stage also
 #    keeps it from walking .venv, and makes the no-op check see only real inputs.
 # 3. `charm build` against the local interfaces/ only. It runs `charm proof`,
-#    whose warnings fail the build.
+#    whose warnings fail the build. charms.reactive and charmhelpers are sdists
+#    only: charm build makes wheels of them in a build venv whose pip and
+#    setuptools it otherwise pins to old releases without `wheel`, where
+#    `setup.py bdist_wheel` fails. --upgrade-buildvenv-core-deps gives that venv
+#    current pip and setuptools, which build them in an isolated PEP 517
+#    environment (a warm pip cache of those wheels used to hide this).
 # 4. Complete the wheelhouse with BINARY wheels for every Python the charm runs on
 #    (3.10 on 22.04, 3.12 on 24.04, and this machine's), for the hooks
 #    (wheelhouse.txt) and the server (pyproject.toml): units are often
@@ -51,6 +56,9 @@ if [ ! -x "$TOOLS/bin/charm-build" ] || [ "$(cat "$TOOLS/.spec" 2>/dev/null)" !=
   echo "$TOOLS_SPEC" > "$TOOLS/.spec"
 fi
 export PATH="$TOOLS/bin:$PATH"   # charm build runs `virtualenv` from PATH
+# uv keeps its interpreter state under ~/.local/share/uv unless told otherwise: the
+# build leaves nothing outside the clone but pip's and uv's usual caches.
+export UV_PYTHON_INSTALL_DIR="$TOOLS/uv-python" UV_PYTHON_DOWNLOADS=never
 HOST_PYTHON=$("$TOOLS/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 
 # --- 2. stage: what charm build would read, by layer.yaml's own exclude list ------
@@ -88,7 +96,7 @@ fi
 log "charm build (interfaces from ./interfaces)"
 mkdir -p "$WORK/layers"   # no local layers: a missing layer must fail, not be fetched
 if ! CHARM_INTERFACES_DIR="$STAGE/interfaces" CHARM_LAYERS_DIR="$WORK/layers" CHARM_HIDE_METRICS=1 \
-     charm-build --hide-metrics --binary-wheels --no-report --log-level WARNING \
+     charm-build --hide-metrics --binary-wheels --upgrade-buildvenv-core-deps --no-report --log-level WARNING \
        --cache-dir "$WORK/cache" --output-dir "$WORK/out" "$STAGE"; then
   die "charm build failed (charm proof warnings count as failures; see above)"
 fi
