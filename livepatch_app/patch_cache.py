@@ -86,7 +86,8 @@ class PatchCache:
     def fill_through(self, sha256, size, chunks):
         """Yields `chunks` unchanged while writing them to the cache; the entry is
         installed only if the whole file arrived with the right hash, and only if
-        it fits at all."""
+        it fits at all. It is installed before the last chunk is handed on, so a
+        client that has received every byte finds the entry in place."""
         if size > self.max_bytes:
             yield from chunks
             return
@@ -96,33 +97,49 @@ class PatchCache:
         except OSError:
             yield from chunks
             return
-        digest, written, ok = hashlib.sha256(), 0, False
+        digest, written, installed = hashlib.sha256(), 0, False
         try:
-            with out:
-                for data in chunks:
+            for data in chunks:
+                if out is not None:
                     try:
                         out.write(data)
-                    except OSError:  # disk full and the like: serve on, cache nothing
-                        digest = None
-                    if digest is not None:
                         digest.update(data)
-                    written += len(data)
-                    yield data
-            ok = digest is not None and written == size and digest.hexdigest() == sha256
-            if ok:
-                os.replace(temp, self._file(sha256))
-                with self._lock:
-                    if sha256 in self._entries:
-                        self._total -= self._entries.pop(sha256)[0]
-                    self._entries[sha256] = (size, time.time())
-                    self._total += size
-                    self._evict()
+                    except OSError:  # disk full and the like: serve on, cache nothing
+                        out.close()
+                        out = None
+                written += len(data)
+                if written == size and out is not None:
+                    out.close()
+                    out = None
+                    installed = digest.hexdigest() == sha256 and self._install(temp, sha256, size)
+                elif written > size and installed:  # the source sent more than it said
+                    installed = False
+                    with self._lock:
+                        if sha256 in self._entries:
+                            self._drop(sha256)
+                yield data
         finally:
-            if not ok:
+            if out is not None:
+                out.close()
+            if not installed:
                 _unlink(temp)
             close = getattr(chunks, "close", None)
             if close:
                 close()
+
+    def _install(self, temp, sha256, size):
+        """Renames a complete fill into place and accounts for it."""
+        try:
+            os.replace(temp, self._file(sha256))
+        except OSError:
+            return False
+        with self._lock:
+            if sha256 in self._entries:
+                self._total -= self._entries.pop(sha256)[0]
+            self._entries[sha256] = (size, time.time())
+            self._total += size
+            self._evict()
+        return True
 
     def expire(self):
         """Drops entries past their TTL; returns how many."""
