@@ -1,4 +1,4 @@
-"""`make run`: the server on an embedded PostgreSQL (pgserver) under ./.livepatch,
+"""`make run`: the server on an embedded PostgreSQL (embedded_pg) under ./.livepatch,
 migrations applied, an admin user created unless LIVEPATCH_AUTH_BASIC_USERS is
 set; every LIVEPATCH_* variable still applies."""
 
@@ -12,24 +12,24 @@ from .db import DatabaseUnavailable
 
 
 def embedded_postgres(state_dir, dbname="livepatch"):
-    """Starts (or reuses) pgserver's PostgreSQL under state_dir; returns a DSN."""
-    import warnings
-
+    """Starts (or reuses) an embedded PostgreSQL under state_dir; returns it and a DSN."""
     import psycopg2
 
-    # pgserver asks platformdirs for a runtime dir that root shells lack; harmless.
-    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-    import pgserver
+    from .embedded_pg import EmbeddedPostgres, EmbeddedPostgresError
 
-    server = pgserver.get_server(os.path.join(os.path.abspath(state_dir), "pgdata"), cleanup_mode="stop")
-    conn = psycopg2.connect(server.get_uri())
+    server = EmbeddedPostgres(os.path.join(state_dir, "postgres"))
+    try:
+        admin_dsn = server.start()
+    except EmbeddedPostgresError as exc:
+        sys.exit(f"error: embedded PostgreSQL: {exc}")
+    conn = psycopg2.connect(admin_dsn)
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,))
         if cur.fetchone() is None:
             cur.execute(f'CREATE DATABASE "{dbname}"')
     conn.close()
-    return server, server.get_uri(dbname)
+    return server, server.dsn(dbname)
 
 
 def _dev_admin(state_dir):
@@ -98,4 +98,4 @@ def run_dev(config_path, state_dir):
         sys.exit(f"error: cannot listen on {config.bind_address}:{config.port}: {exc.strerror}")
     finally:
         if server is not None:
-            server.cleanup()
+            server.stop()

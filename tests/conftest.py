@@ -1,6 +1,7 @@
-"""Shared fixtures: a real PostgreSQL (embedded pgserver, or LIVEPATCH_TEST_DATABASE_URL)
+"""Shared fixtures: a real PostgreSQL (embedded_pg, or LIVEPATCH_TEST_DATABASE_URL)
 and live servers: the real app under real waitress on a free loopback port."""
 
+import ctypes
 import os
 import tempfile
 import uuid
@@ -12,6 +13,31 @@ from livetest import ADMIN_PASSWORD, ADMIN_USER, LiveServer, create_database, fr
 from livepatch_app import schema
 from livepatch_app.auth_users import hash_password
 from livepatch_app.config import load_config
+
+
+PR_SET_CHILD_SUBREAPER = 36  # prctl(2)
+
+
+def pytest_configure(config):
+    """Orphans of the run (simulator controllers, daemonised PostgreSQL) become our
+    children, not PID 1's: PID 1 on these machines does not reap, so every one
+    would stay behind as a zombie. pytest_unconfigure reaps them."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def pytest_unconfigure(config):
+    reap_children()
+
+
+def reap_children():
+    """Collects every child that has exited (never blocks)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 @pytest.fixture(scope="session")
@@ -26,21 +52,12 @@ def pg_admin_dsn(tmp_path_factory):
     if dsn:
         yield dsn
         return
-    import pgserver
+    from livepatch_app.embedded_pg import EmbeddedPostgres
 
-    # pgserver's unix socket path must stay short: use a short temp dir.
-    folder = tempfile.mkdtemp(prefix="lp-pg-")
-    server = pgserver.get_server(folder, cleanup_mode="delete")
     # A throwaway cluster: durability only slows the tests down.
-    conn = psycopg2.connect(server.get_uri())
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("ALTER SYSTEM SET fsync = off")
-        cur.execute("ALTER SYSTEM SET synchronous_commit = off")
-        cur.execute("SELECT pg_reload_conf()")
-    conn.close()
-    yield server.get_uri()
-    server.cleanup()
+    server = EmbeddedPostgres(tempfile.mkdtemp(prefix="lp-pg-"), durable=False)
+    yield server.start()
+    server.delete()
 
 
 @pytest.fixture(scope="session")
