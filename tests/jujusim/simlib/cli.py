@@ -2,10 +2,12 @@
 
 import argparse
 import glob
+import importlib.util
 import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import time
 import uuid
@@ -77,17 +79,40 @@ def resolve_charm_path(spec, base_dir=None):
 
 
 def detect_pg_bin_dir():
-    try:
-        import pgserver  # noqa: F401
-        path = os.path.join(os.path.dirname(pgserver.__file__), "pginstall", "bin")
+    spec = importlib.util.find_spec("pgserver")  # found, not imported
+    if spec and spec.submodule_search_locations:
+        path = os.path.join(spec.submodule_search_locations[0], "pginstall", "bin")
         if os.path.exists(os.path.join(path, "postgres")):
             return path
-    except Exception:
-        pass
     for path in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
         if os.path.exists(os.path.join(path, "postgres")):
             return path
     return None
+
+
+def model_pg_bin_dir(model, bindir):
+    """The PostgreSQL installation seen from the model dir: the stand-in runs postgres
+    as user postgres and makes the folders above its binaries traversable, which must
+    not touch the host's (the pgserver package may sit under /root). Where a folder
+    above it is closed to others, the model gets a hard-linked copy (a real copy
+    across filesystems), which costs no space."""
+    install = os.path.dirname(bindir.rstrip("/"))
+    if all(os.stat(folder).st_mode & 0o001 for folder in _ancestors(install)):
+        return bindir
+    copy = os.path.join(model.path, "pginstall")
+    if not os.path.isdir(copy):
+        if subprocess.call(["cp", "-al", install, copy + ".tmp"], stderr=subprocess.DEVNULL) != 0:
+            shutil.rmtree(copy + ".tmp", ignore_errors=True)
+            subprocess.check_call(["cp", "-a", install, copy + ".tmp"])
+        os.rename(copy + ".tmp", copy)
+    return os.path.join(copy, os.path.basename(bindir.rstrip("/")))
+
+
+def _ancestors(path):
+    path = os.path.realpath(path)
+    while path != "/":
+        yield path
+        path = os.path.dirname(path)
 
 
 def parse_config_args(options, items, app):
@@ -115,7 +140,7 @@ def deploy_one(model, st, app, path, config_values, num_units):
             and not charm["options"]["pg_bin_dir"].get("default"):
         detected = detect_pg_bin_dir()
         if detected:
-            config_values["pg_bin_dir"] = detected
+            config_values["pg_bin_dir"] = model_pg_bin_dir(model, detected)
     src = snapshot_charm(model, app, path, 0)
     charm["origin"] = path
     ops.deploy(st, app, charm, src, config_values, num_units)

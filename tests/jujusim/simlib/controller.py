@@ -35,7 +35,7 @@ import time
 
 from . import hooktools, ops
 from .hooktools import TOOLS
-from .model import (SIMLIB_DIR, SIM_DIR, STANDARD_PATH, agent_tag, charm_dir_in_unit,
+from .model import (SIMLIB_DIR, SIM_DIR, STANDARD_PATH, SimError, agent_tag, charm_dir_in_unit,
                     charm_files, copy_charm, now, unit_app, unit_tag, write_json_atomic)
 from .systemd import pid_alive
 
@@ -172,22 +172,14 @@ def yaml_paths(python):
 
 
 def init_host(model, st):
-    """Files every unit sees (os-release...), mount points, cgroup, python."""
+    """Files every unit sees (os-release...), cgroup, python. Nothing on the host
+    outside the model dir is created: see unit_filesystem()."""
     sysdir = os.path.join(model.path, "sys")
     os.makedirs(sysdir, exist_ok=True)
     with open(os.path.join(sysdir, "os-release"), "w") as f:
         f.write(OS_RELEASE)
     with open(os.path.join(sysdir, "lsb-release"), "w") as f:
         f.write(LSB_RELEASE)
-    created = []
-    for path in st["private_paths"]:
-        if not os.path.isdir(path):
-            os.makedirs(path, exist_ok=True)
-            created.append(path)
-    if not os.path.exists("/etc/lsb-release"):
-        open("/etc/lsb-release", "a").close()  # a mount point only: empty on the host
-        created.append("/etc/lsb-release")
-    st["host_paths_created"] = sorted(set(st.get("host_paths_created", []) + created))
     base = find_cgroup_root()
     if base:
         cg = os.path.join(base, "jujusim-" + st["uuid"][:12])
@@ -212,6 +204,43 @@ def init_host(model, st):
 
 def unit_cgroup(st, unit):
     return os.path.join(st["cgroup"], unit_tag(unit)) if st.get("cgroup") else None
+
+
+def unit_filesystem(model, st, unit):
+    """What makes the unit's machine its own without changing the host's files.
+
+    /etc: a copy of the host's, made once when the unit is created and bind-mounted
+    over /etc in each of the unit's namespaces, so users and groups that the charm
+    adds (useradd rewrites /etc/passwd and /etc/group) stay on this unit, as they
+    would on its own machine, and mount points under /etc cost the host nothing.
+    Private paths elsewhere that the host lacks (/var/lib/juju...) get a mount
+    point from a read-only overlay of their nearest existing folder: the host's
+    folder under a skeleton of empty directories. Returns (etc copy, overlays as
+    [skeleton, folder] pairs)."""
+    udir = model.unit_dir(unit)
+    etc = os.path.join(udir, "etc")
+    if not os.path.isdir(etc):
+        subprocess.run(["cp", "-a", "/etc/.", etc + ".tmp"], check=True)
+        os.rename(etc + ".tmp", etc)
+    for name in ("lsb-release",):
+        open(os.path.join(etc, name), "a").close()  # bind-mount targets
+    overlays = {}
+    for path in st["private_paths"]:
+        if path == "/etc" or path.startswith("/etc/"):
+            os.makedirs(os.path.join(etc, path[len("/etc/"):]), exist_ok=True)
+            continue
+        if os.path.isdir(path):
+            continue
+        base = os.path.dirname(path)
+        while not os.path.isdir(base):
+            base = os.path.dirname(base)
+        if base == "/":
+            raise SimError("private path %s: neither it nor a folder above it (but /) exists "
+                           "on the host" % path)
+        skeleton = os.path.join(udir, "skeleton", base.lstrip("/"))
+        os.makedirs(os.path.join(skeleton, os.path.relpath(path, base)), exist_ok=True)
+        overlays[base] = skeleton
+    return etc, sorted([skeleton, base] for base, skeleton in overlays.items())
 
 
 def prepare_unit(model, st, unit):
@@ -271,6 +300,7 @@ def prepare_unit(model, st, unit):
         os.chmod(os.path.join(sbin, name), 0o755)
     for d in ("journal", "systemd"):
         os.makedirs(os.path.join(udir, d), exist_ok=True)
+    etc, overlays = unit_filesystem(model, st, unit)
     binds = []
     for path in sorted(st["private_paths"], key=len):
         binds.append([model.unit_root(unit, path), path])
@@ -282,7 +312,7 @@ def prepare_unit(model, st, unit):
     cg = unit_cgroup(st, unit)
     if cg:
         os.makedirs(cg, exist_ok=True)
-    spec = {"binds": binds, "cgroup": cg,
+    spec = {"etc": etc, "overlays": overlays, "binds": binds, "cgroup": cg,
             "ns_record": None if cg else os.path.join(udir, "namespaces")}
     write_json_atomic(os.path.join(udir, "mounts.json"), spec)
 

@@ -5,18 +5,58 @@ Started by the controller as
     unshare --mount --propagation private -- python -I nsexec.py MOUNTS.json CWD -- PROGRAM ARGS...
 
 It joins the unit's cgroup (so that every process the hook starts, services
-included, can be found and stopped later), bind-mounts the unit's private folders
-and files over the real paths (private to this namespace: the host and the other
-units do not see them), changes to CWD and execs PROGRAM with the environment it
-was given. Services started by the hook inherit the namespace.
+included, can be found and stopped later), then builds the unit's view of the
+machine, private to this namespace (the host and the other units see none of it):
+the unit's own copy of /etc over /etc, read-only overlays that add mount points
+to host folders, and the unit's private folders and files bind-mounted over the
+real paths. Host mounts below a folder that gets covered are mounted again on
+top, so the unit still sees them. Then it changes to CWD and execs PROGRAM with
+the environment it was given. Services started by the hook inherit the namespace.
 """
 
 import ctypes
 import json
 import os
+import re
 import sys
 
 MS_BIND = 4096
+MS_RDONLY = 1
+
+
+def _mount(libc, src, dst, fstype=None, flags=MS_BIND, data=None):
+    rc = libc.mount(src.encode(), dst.encode(), fstype.encode() if fstype else None, flags,
+                    data.encode() if data else None)
+    if rc != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, "cannot mount %s on %s: %s" % (src, dst, os.strerror(err)))
+
+
+def _mounts_below(path):
+    """Mount points strictly below `path`, parents first (from mountinfo)."""
+    found = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            point = line.split()[4]
+            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), point)  # \040
+            if point.startswith(path.rstrip("/") + "/"):
+                found.append(point)
+    return found
+
+
+def _cover(libc, dst, mount):
+    """Runs mount() over dst, then mounts again whatever the host had mounted below it."""
+    held = []
+    for point in _mounts_below(dst):
+        try:
+            held.append((point, os.open(point, os.O_PATH)))
+        except OSError:
+            pass
+    mount()
+    for point, fd in held:
+        if os.path.lexists(point):
+            _mount(libc, "/proc/self/fd/%d" % fd, point)
+        os.close(fd)
 
 
 def main(argv):
@@ -37,13 +77,18 @@ def main(argv):
         with open(spec["ns_record"], "a") as f:
             f.write(os.readlink("/proc/self/ns/mnt") + "\n")
     libc = ctypes.CDLL(None, use_errno=True)
-    for src, dst in spec["binds"]:
-        rc = libc.mount(src.encode(), dst.encode(), None, MS_BIND, None)
-        if rc != 0:
-            err = ctypes.get_errno()
-            sys.stderr.write("jujusim nsexec: cannot bind %s on %s: %s\n"
-                             % (src, dst, os.strerror(err)))
-            return 126
+    try:
+        if spec.get("etc"):
+            _cover(libc, "/etc", lambda: _mount(libc, spec["etc"], "/etc"))
+        for skeleton, folder in spec.get("overlays", []):
+            _cover(libc, folder, lambda: _mount(
+                libc, "overlay", folder, "overlay", MS_RDONLY,
+                "lowerdir=%s:%s" % (skeleton, folder)))
+        for src, dst in spec["binds"]:
+            _mount(libc, src, dst)
+    except OSError as e:
+        sys.stderr.write("jujusim nsexec: %s\n" % e.strerror)
+        return 126
     os.umask(0o022)
     try:
         os.chdir(cwd)
