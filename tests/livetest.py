@@ -36,6 +36,20 @@ def create_database(admin_dsn, name, template=None):
     conn.close()
 
 
+def wait_for(predicate, timeout=20, what="the condition"):
+    """Polls predicate() until it returns something true, and returns that;
+    AssertionError past the timeout. For tests: wait on the condition, never on a
+    fixed sleep."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not hold within {timeout} s")
+        time.sleep(0.02)
+
+
 def wait_until_up(url, timeout=20):
     """Polls url + "/" until the server answers; RuntimeError past the timeout."""
     deadline = time.time() + timeout

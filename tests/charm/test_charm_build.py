@@ -122,8 +122,10 @@ def test_second_build_is_a_no_op(charm):
 
 
 def find_python(version):
+    # pyenv's root from its own variable first: CI runs with a private, empty HOME.
+    pyenv_root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
     candidates = [shutil.which(f"python{version}"), f"/usr/bin/python{version}",
-                  *sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python{version}")))]
+                  *sorted(glob.glob(f"{pyenv_root}/versions/{version}.*/bin/python{version}"))]
     for candidate in candidates:
         if not candidate or not os.access(candidate, os.X_OK):
             continue

@@ -2,11 +2,10 @@
 
 import re
 import threading
-import time
 
 import requests
 
-from livetest import ADMIN_PASSWORD, ADMIN_USER
+from livetest import ADMIN_PASSWORD, ADMIN_USER, wait_for
 
 
 def test_banner_info_status_metrics(server):
@@ -122,7 +121,8 @@ def test_overload_answers_503_with_retry_after(make_server):
     release.set()
     holder.join()
     assert results[0].status_code == 200
-    time.sleep(0.1)
+    # The slot is freed when waitress closes the response, just after the client has it.
+    wait_for(lambda: server.app.wsgi_app._admitted == 0, what="the held slot being released")
     assert requests.get(server.url + "/", timeout=5).status_code == 200
     assert "livepatch_server_httpgovernor_request_overload 1" in requests.get(server.url + "/metrics").text
 

@@ -7,13 +7,13 @@ import hashlib
 import json
 import os
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
+import psycopg2
 import pytest
 
-from livetest import free_port
+from livetest import free_port, wait_for
 from livepatch_app.sync.client import UpstreamClient, UpstreamError
 
 NAME = "livepatch-5.15.0-107.117-generic-107.1-amd64.tar.bz2"
@@ -109,6 +109,18 @@ def trigger(server):
     r = server.admin("POST", "/v1/admin/sync/trigger", json={"wait": True})
     assert r.status_code == 200, r.text
     return r.json()
+
+
+def lock_waiters(dsn):
+    """Sessions that hold or poll the sync run lock (RunLock's own connections)."""
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM pg_stat_activity"
+                        " WHERE application_name = 'livepatch-sync' AND datname = current_database()")
+            return cur.fetchone()[0]
+    finally:
+        conn.close()
 
 
 def held(server):
@@ -230,7 +242,7 @@ def test_one_run_at_a_time_across_units(fake, downstream, make_database):
     waited = []
     waiter = threading.Thread(target=lambda: waited.append(trigger(unit_b)))
     waiter.start()
-    time.sleep(0.5)
+    wait_for(lambda: lock_waiters(dsn) == 2, what="unit_b's trigger waiting on the run lock")
     release.set()
     waiter.join(30)
     runs = unit_a.admin("GET", "/v1/admin/sync/reports").json()["runs"]
