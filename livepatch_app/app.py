@@ -31,7 +31,7 @@ log = logging.getLogger("livepatch.http")
 
 
 def create_app(config, db=None, store=None):
-    app = Flask("livepatch_app")
+    app = Flask("livepatch_app", static_folder=None)  # no /static route: every route is in the contract
     app.config["MAX_CONTENT_LENGTH"] = None  # uploads are bounded by the upload view itself
     app.json.sort_keys = False
     db = db or Database(config.database_url, config.dbconn_max, config.dbconn_max_lifetime)

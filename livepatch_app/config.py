@@ -1,6 +1,6 @@
 """Server configuration: one YAML file plus LIVEPATCH_<KEY> environment overrides.
 
-Keys are the charm's option names (see docs/charm.md) plus a few server-only keys
+Keys are the charm's option names (see docs/charm-README.md) plus a few server-only keys
 (database_url, bind_address, ...). Everything is validated once, at start; a bad
 value raises ConfigError naming the key, which the CLI prints as one line.
 """

@@ -1,4 +1,4 @@
-"""Status precedence, exactly as docs/charm.md orders it."""
+"""Status precedence, exactly as docs/charm-README.md orders it."""
 
 import pytest
 

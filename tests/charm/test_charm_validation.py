@@ -1,4 +1,4 @@
-"""Config validation: every bad value charm.md implies gets a clear, secret-free message."""
+"""Config validation: every bad value docs/charm-README.md implies gets a clear, secret-free message."""
 
 import bcrypt
 import pytest

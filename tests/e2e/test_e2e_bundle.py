@@ -1,4 +1,4 @@
-"""The bundle end to end, as an operator runs it (docs/charm.md), under jujusim:
+"""The bundle end to end, as an operator runs it (docs/charm-README.md), under jujusim:
 the BUILT livepatch charm, real PostgreSQL, real haproxy, clients through haproxy.
 
 The tests run in order on one deployment (each step builds on the previous one).

@@ -1,12 +1,17 @@
-"""Unit status: the facts gathered in a hook -> one (state, message), in charm.md's precedence.
+"""Unit status: the facts gathered in a hook -> one (state, message), in the
+precedence that docs/charm-README.md documents.
 
 1. blocked      url_template not set / invalid config: <what>
 2. blocked      missing relation: database
-3. waiting      waiting for database
-4. blocked      schema upgrade required: run the schema-upgrade action on the leader
-5. blocked      sync_token not set: run the get-resource-token action
-6. maintenance  what the unit is busy with
-7. active       serving patches on :<port> [(leader)], once the health check passes
+3. waiting      waiting for database / waiting for database (unreachable)
+4. waiting      waiting for the leader to initialise the database (non-leaders, empty db)
+5. blocked      schema upgrade required: run the schema-upgrade action on the leader
+6. blocked      database schema N is newer than this charm's (M): upgrade the charm
+7. blocked      sync_token not set: run the get-resource-token action
+8. maintenance  what the unit is busy with
+9. blocked      livepatch service not running: see journalctl -u livepatch
+10. waiting     service not ready: <why>
+11. active      serving patches on :<port> [(leader)], once the health check passes
 """
 
 from dataclasses import dataclass

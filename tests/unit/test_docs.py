@@ -1,0 +1,154 @@
+"""The documentation agrees with the code: every route row of docs/api.md is an
+operation of the OpenAPI document the server serves and a rule of the Flask app, and
+the other way round; and nothing the project ships points outside the repository.
+
+No database: the app is built with a DSN nobody connects to (the pool connects
+lazily), and GET /v1/openapi.json is an operational endpoint, served without
+touching the database."""
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from livepatch_app.app import create_app
+from livepatch_app.config import load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+API_MD = ROOT / "docs" / "api.md"
+HTTP_METHODS = ("GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE")
+# Methods Flask adds to every rule by itself (HEAD to each GET, OPTIONS to all).
+IMPLICIT_METHODS = {"HEAD", "OPTIONS"}
+# A route row: "| GET `/v1/admin/tiers` | ..." (one method per row).
+ROW_RE = re.compile(r"^\|\s*(?P<method>%s)\s+`(?P<path>/[^`]*)`\s*\|" % "|".join(HTTP_METHODS))
+# Flask's <name> and <converter:name> (e.g. <path:filename>) -> OpenAPI's {name}.
+FLASK_PARAM_RE = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+
+
+@pytest.fixture(scope="module")
+def app():
+    # Port 1 on loopback: if anything did try to connect, it would fail at once.
+    config = load_config(None, environ={},
+                         overrides={"database_url": "postgresql://docs-test@127.0.0.1:1/none"})
+    return create_app(config)
+
+
+@pytest.fixture(scope="module")
+def served_openapi(app):
+    response = app.test_client().get("/v1/openapi.json")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()
+
+
+def doc_rows():
+    """[(METHOD, path)] of the route rows of docs/api.md, in order."""
+    rows = []
+    for line in API_MD.read_text("utf-8").splitlines():
+        match = ROW_RE.match(line)
+        if match:
+            rows.append((match["method"], match["path"]))
+    return rows
+
+
+def openapi_operations(document):
+    return {(method.upper(), path)
+            for path, item in document["paths"].items()
+            for method in item if method.upper() in HTTP_METHODS}
+
+
+def flask_routes(app):
+    """{(METHOD, path)} of the app's url_map in OpenAPI's path syntax, without the
+    implicit HEAD/OPTIONS. The app registers no /static route, so every route it
+    serves must be in the contract."""
+    routes = set()
+    for rule in app.url_map.iter_rules():
+        path = FLASK_PARAM_RE.sub(r"{\1}", rule.rule)
+        for method in rule.methods - IMPLICIT_METHODS:
+            routes.add((method, path))
+    return routes
+
+
+def _difference(left, right, left_name, right_name):
+    lines = [f"in {left_name} only: {m} {p}" for m, p in sorted(left - right)]
+    lines += [f"in {right_name} only: {m} {p}" for m, p in sorted(right - left)]
+    return "\n".join(lines)
+
+
+def test_api_md_has_route_rows_each_once():
+    rows = doc_rows()
+    assert len(rows) > 20, "docs/api.md lost its route tables (rows look like: | GET `/path` | ... |)"
+    repeated = [row for row, count in Counter(rows).items() if count > 1]
+    assert not repeated, f"routes documented more than once in docs/api.md: {repeated}"
+
+
+def test_api_md_matches_the_served_openapi_document(served_openapi):
+    documented, operations = set(doc_rows()), openapi_operations(served_openapi)
+    assert documented == operations, _difference(documented, operations, "docs/api.md", "/v1/openapi.json")
+
+
+def test_api_md_matches_the_app_routes(app, served_openapi):
+    documented = set(doc_rows())
+    routes = flask_routes(app)
+    assert documented == routes, _difference(documented, routes, "docs/api.md", "the Flask url_map")
+
+
+def _resolve(document, node):
+    """A local $ref ('#/components/parameters/X') replaced by what it names."""
+    while isinstance(node, dict) and "$ref" in node:
+        target = document
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+def test_openapi_path_parameters_are_declared(served_openapi):
+    """Each {name} of a path is a declared path parameter of its operations, and the
+    other way round, so the names in docs/api.md are the ones clients see."""
+    problems = []
+    for path, item in served_openapi["paths"].items():
+        in_path = set(re.findall(r"{([^{}]+)}", path))
+        for method, operation in item.items():
+            if method.upper() not in HTTP_METHODS:
+                continue
+            parameters = [_resolve(served_openapi, p)
+                          for p in operation.get("parameters", []) + item.get("parameters", [])]
+            declared = {p["name"] for p in parameters if p.get("in") == "path"}
+            if declared != in_path:
+                problems.append(f"{method.upper()} {path}: path has {sorted(in_path)}, "
+                                f"parameters declare {sorted(declared)}")
+    assert not problems, "\n".join(problems)
+
+
+def _shipped_text_files():
+    yield ROOT / "README.md"
+    for folder in ("docs", "livepatch_app"):
+        for path in sorted((ROOT / folder).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix not in (".pyc", ".so"):
+                yield path
+
+
+def test_no_pointer_outside_the_repository():
+    outside = re.compile(r"(?:\.\./)+shared\b|/work/shared\b")
+    hits = []
+    for path in _shipped_text_files():
+        try:
+            text = path.read_text("utf-8")
+        except UnicodeDecodeError:
+            continue
+        for number, line in enumerate(text.splitlines(), start=1):
+            if outside.search(line):
+                hits.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert not hits, "paths that exist only outside this repository:\n" + "\n".join(hits)
+
+
+def test_readme_and_docs_links_resolve():
+    """Relative markdown links in README.md and docs/*.md name files of the repository."""
+    link = re.compile(r"\]\((?!https?://|#|mailto:)([^)#\s]+)(?:#[^)]*)?\)")
+    missing = []
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for target in link.findall(page.read_text("utf-8")):
+            if not (page.parent / target).exists():
+                missing.append(f"{page.relative_to(ROOT)} -> {target}")
+    assert not missing, "broken links:\n" + "\n".join(missing)
