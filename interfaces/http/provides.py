@@ -6,24 +6,36 @@ Flags (``{endpoint_name}`` is the endpoint's name in metadata.yaml, e.g. ``websi
     At least one proxy is related; call :meth:`HttpProvides.configure`.
     Cleared when the last relation goes away.
 
-Keys written (our unit's data, raw strings): ``hostname``, ``private-address``, ``port``.
+Keys written (our unit's data, raw strings): ``port``, ``private-address``,
+``hostname`` and, when given, ``services``: a YAML list of services in the
+haproxy charm's format (``service_name``, ``service_host``, ``service_port``,
+``service_options``, ``servers``), which haproxy uses instead of generating the
+service itself (real-charms-facts §6).
 
 Keys read: none from the proxy; our own unit's ``ingress-address`` (set by
 Juju) is the default address.
 """
 
+import yaml
 from charmhelpers.core import hookenv
 from charms.reactive import Endpoint, toggle_flag
+
+
+def services_yaml(services):
+    """The ``services`` value: a YAML list, keys in the order given (stable text)."""
+    return yaml.safe_dump(list(services), default_flow_style=False, sort_keys=False)
 
 
 class HttpProvides(Endpoint):
     def manage_flags(self):
         toggle_flag(self.expand_name("{endpoint_name}.available"), self.is_joined)
 
-    def configure(self, port, private_address=None, hostname=None):
-        """Publish port and address on every relation; a no-op if unchanged.
+    def configure(self, port, private_address=None, hostname=None, services=None):
+        """Publish port and address (and services) on every relation; a no-op if unchanged.
 
         Without private_address, each relation gets our ingress address on it.
+        services: a list of service dicts (see the module docstring), or None
+        to publish none (an earlier ``services`` is withdrawn).
         """
         for relation in self.relations:
             address = private_address or hookenv.ingress_address(
@@ -33,7 +45,8 @@ class HttpProvides(Endpoint):
                 "hostname": hostname or address,
                 "private-address": address,
                 "port": str(port),
+                "services": services_yaml(services) if services else "",
             }
             for key, value in data.items():
-                if relation.to_publish_raw.get(key) != value:
-                    relation.to_publish_raw[key] = value
+                if (relation.to_publish_raw.get(key) or "") != value:
+                    relation.to_publish_raw[key] = value  # "" removes the key

@@ -20,7 +20,8 @@ Keys written (our unit's data, raw strings) by :meth:`PgsqlProvides.grant`:
     (comma-separated CIDRs), ``master`` (``host=... port=... dbname=...
     user=... password=...``), ``standbys`` (one libpq string per line),
     ``state`` (``standalone``, ``master`` or ``hot standby``), ``version``,
-    and the echoes ``roles`` and ``extensions`` that clients wait for.
+    and the echoes ``roles`` and ``extensions`` (older clients wait for them;
+    this repository's requires side asks for neither).
 """
 
 from collections import namedtuple

@@ -1,30 +1,38 @@
 """Client side of the pgsql interface: ask a PostgreSQL application for a database.
 
+The classic protocol, as the postgresql charm's legacy ``db`` endpoint speaks it
+(track 14 only; track 16 dropped it: real-charms-facts §5, §5a).
+
 Flags (``{endpoint_name}`` is the endpoint's name in metadata.yaml, e.g. ``db``):
 
 ``{endpoint_name}.connected``
     A PostgreSQL application is related.
 ``{endpoint_name}.database.available``
-    A server unit granted our request: it echoes the requested ``database``
-    (and ``roles`` / ``extensions`` when we asked for any), lists our unit in
-    ``allowed-units`` or covers our egress subnets with ``allowed-subnets``,
-    and sent ``host``, ``port``, ``user`` and ``password``.
+    A server unit granted our request: it echoes the requested ``database``,
+    lists our unit in ``allowed-units`` or covers our egress subnets with
+    ``allowed-subnets``, and sent ``host``, ``port``, ``user`` and
+    ``password``.
 ``{endpoint_name}.master.available``
-    As above, and that unit sent the ``master`` connection string.
+    As above, from a unit whose ``state`` is ``master`` or ``standalone``,
+    which sent the ``master`` connection string.
 
 All three are cleared when the relation goes away, and re-evaluated whenever
 relation data changes.
 
-Keys written (our unit's data, raw strings):
-    ``database``, ``roles`` (sorted, comma-separated), ``extensions`` (same).
+Keys written (raw strings): ``database`` in our unit's data, and (leader only)
+in our application's data too: the server reads the application's first, then
+any unit's (real-charms-facts §5a). Nothing else: no ``roles`` (the postgresql
+charm blocks on ``roles`` in application data and grants roles only over
+postgresql_client) and no ``extensions``; so there is no echo to wait for.
 
 Keys read (each server unit's data, raw strings):
-    ``database``, ``roles``, ``extensions``, ``host``, ``port``, ``user``,
-    ``password``, ``allowed-units`` (space-separated unit names),
-    ``allowed-subnets`` (comma-separated CIDRs), ``master`` (libpq
-    ``key=value`` string), ``standbys`` (one libpq string per line),
-    ``state``, ``version``; and our own unit's ``egress-subnets`` /
-    ``ingress-address`` / ``private-address`` (set by Juju).
+    ``database``, ``host``, ``port``, ``user``, ``password``,
+    ``allowed-units`` (space-separated unit names), ``allowed-subnets``
+    (comma-separated CIDRs), ``master`` (libpq ``key=value`` string),
+    ``standbys`` (libpq strings separated by commas or new lines), ``state``
+    (``standalone``, ``master`` or ``hot standby``), ``version``; and our own
+    unit's ``egress-subnets`` / ``ingress-address`` / ``private-address``
+    (set by Juju).
 
 The password only travels inside ``master``/``password``; nothing here logs it.
 """
@@ -35,13 +43,7 @@ from charmhelpers.core import hookenv
 from charms.reactive import Endpoint, toggle_flag
 
 CREDENTIAL_KEYS = ("host", "port", "user", "password")
-
-
-def join_names(names):
-    """Roles and extensions travel as one sorted, comma-separated string."""
-    if isinstance(names, str):
-        names = names.split(",")
-    return ",".join(sorted({name.strip() for name in names if name and name.strip()}))
+PRIMARY_STATES = ("master", "standalone")  # a unit in one of these is the primary
 
 
 def own_subnets(own_data):
@@ -66,6 +68,29 @@ def _subnet_allowed(ours, allowed):
     )
 
 
+def split_standbys(value):
+    """libpq strings separated by new lines (the classic protocol) or commas (the
+    postgresql charm, real-charms-facts §5a); a comma inside a quoted value stays."""
+    items, current, quoted, escaped = [], [], False, False
+    for char in value or "":
+        if escaped:
+            current.append(char)
+            escaped = False
+        elif char == "\\" and quoted:
+            current.append(char)
+            escaped = True
+        elif char == "'":
+            current.append(char)
+            quoted = not quoted
+        elif char in ",\n" and not quoted:
+            items.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    items.append("".join(current))
+    return [item.strip() for item in items if item.strip()]
+
+
 def granted(remote, request, unit_name, subnets):
     """Whether one server unit's data answers our request (pure function).
 
@@ -75,10 +100,6 @@ def granted(remote, request, unit_name, subnets):
     wanted = request.get("database")
     if not wanted or remote.get("database") != wanted:
         return False
-    for key in ("roles", "extensions"):
-        asked = join_names(request.get(key) or "")
-        if asked and join_names(remote.get(key) or "") != asked:
-            return False
     if not all(remote.get(key) for key in CREDENTIAL_KEYS):
         return False
     if unit_name in (remote.get("allowed-units") or "").split():
@@ -90,17 +111,17 @@ class PgsqlRequires(Endpoint):
     def manage_flags(self):
         self._update_flags()
 
-    def set_database(self, database, roles=(), extensions=()):
-        """Publish our request on every relation of this endpoint; a no-op if unchanged."""
-        wanted = {
-            "database": database,
-            "roles": join_names(roles),
-            "extensions": join_names(extensions),
-        }
+    def set_database(self, database):
+        """Publish our request on every relation; a no-op if unchanged.
+
+        Our unit's data always; our application's data too on the leader.
+        """
+        leader = hookenv.is_leader()
         for relation in self.relations:
-            for key, value in wanted.items():
-                if relation.to_publish_raw.get(key) != value:
-                    relation.to_publish_raw[key] = value
+            targets = [relation.to_publish_raw] + ([relation.to_publish_app_raw] if leader else [])
+            for data in targets:
+                if data.get("database") != database:
+                    data["database"] = database
         self._update_flags()
 
     def _granted_units(self):
@@ -117,7 +138,8 @@ class PgsqlRequires(Endpoint):
 
     def _granted_unit(self, need_master=False):
         for unit in self._granted_units():
-            if not need_master or unit.received_raw.get("master"):
+            data = unit.received_raw
+            if not need_master or (data.get("state") in PRIMARY_STATES and data.get("master")):
                 return unit
         return None
 
@@ -128,7 +150,11 @@ class PgsqlRequires(Endpoint):
 
     @property
     def master(self):
-        """libpq connection string of the primary (contains the password), or None."""
+        """libpq connection string of the primary (contains the password), or None.
+
+        Taken from a granting unit whose ``state`` is ``master`` or
+        ``standalone``: every unit publishes its own state (real-charms-facts §5a).
+        """
         unit = self._granted_unit(need_master=True)
         return unit.received_raw.get("master") if unit else None
 
@@ -138,7 +164,7 @@ class PgsqlRequires(Endpoint):
         unit = self._granted_unit()
         if unit is None:
             return []
-        return [line for line in (unit.received_raw.get("standbys") or "").splitlines() if line.strip()]
+        return split_standbys(unit.received_raw.get("standbys"))
 
     @property
     def version(self):

@@ -13,13 +13,13 @@ from unittest import mock
 
 import pytest
 
-from charmtest import ROOT, Contracts, FakeJuju
+from charmtest import ROOT, Contracts, FakeJuju, Machine
 
 sys.path.insert(0, os.path.join(ROOT, "lib"))
 
 mock.patch("charmhelpers.osplatform.get_platform", return_value="ubuntu").start()
 
-from charmhelpers.core import hookenv, unitdata  # noqa: E402
+from charmhelpers.core import unitdata  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -35,21 +35,39 @@ def unit_state(monkeypatch):
 
 
 @pytest.fixture
-def juju(monkeypatch):
+def juju(monkeypatch, tmp_path):
+    """Juju around the unit livepatch/0 (the leader; JUJU_VERSION 3.4.5)."""
     fake = FakeJuju()
-    for name in ("relation_ids", "related_units", "relation_get", "relation_set"):
-        monkeypatch.setattr(hookenv, name, getattr(fake, name))
-    monkeypatch.setattr(hookenv, "local_unit", lambda: fake.unit)  # tests switch sides
-    monkeypatch.setattr(hookenv, "is_leader", lambda: fake.leader)
-    monkeypatch.setattr(hookenv, "log", lambda *args, **kwargs: None)
+    fake.install(monkeypatch, str(tmp_path))
     return fake
+
+
+@pytest.fixture
+def machine(monkeypatch, tmp_path, juju):
+    """The unit's machine: systemd, the charm's files, the schema CLI (schema 3 of 3)."""
+    made = Machine(monkeypatch, str(tmp_path))
+    juju.machine = made
+    yield made
+    made.close()
 
 
 @pytest.fixture
 def contracts_server():
     httpd = Contracts()
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield httpd
     httpd.shutdown()
     httpd.server_close()
+
+
+@pytest.fixture
+def pro_files(monkeypatch, tmp_path):
+    """Where the charm looks for the Pro client's files: a folder of this test (empty: not
+    attached; charmtest.pro_attach(pro_files) attaches)."""
+    from charms.livepatch import pro
+
+    root = tmp_path / "pro-client"
+    monkeypatch.setattr(pro, "MACHINE_TOKEN_FILE", str(root / "var/lib/ubuntu-advantage/private/machine-token.json"))
+    monkeypatch.setattr(pro, "CLIENT_CONFIG_FILE", str(root / "etc/ubuntu-advantage/uaclient.conf"))
+    return root

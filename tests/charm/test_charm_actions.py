@@ -1,125 +1,217 @@
-"""Actions: get-resource-token end to end against a local contracts server, and the
-leader-only / not-configured refusals. The hook tools behind hookenv are faked
-(FakeJuju + the action and leader tools below); the action code runs as is."""
+"""Actions: get-resource-token end to end against a local contracts server (from the
+machine's Pro attachment, a contract-token parameter or the ua relation), and the
+leader-only / not-configured / paused refusals. The hook tools behind hookenv are
+faked (FakeJuju); the Pro client's files are written where the charm reads them
+(pro_attach); the action code runs as is."""
+
+import socket
 
 import pytest
-from charmhelpers.core import hookenv
 
-from charms.livepatch import actions, unit
-from charmtest import CONTRACT, MACHINE, RESOURCE, ROOT, defaults, load_interface
+from charms.livepatch import actions
+from charmtest import (
+    CONTRACT,
+    MACHINE,
+    PRO_MACHINE_ID,
+    PRO_MACHINE_TOKEN,
+    RESOURCE,
+    load_interface,
+    pro_attach,
+)
 
 load_interface("ua-token", "requires")  # what charm build puts under hooks/relations/
 
-
-class ActionTools:
-    def __init__(self, juju, params, config):
-        self.juju = juju
-        self.params = params
-        self.config = config
-        self.results = {}
-        self.failure = None
-        self.leader_data = {}
-        self.converged = 0
-
-    def outputs(self):
-        return repr((self.results, self.failure))
+SECRETS = (CONTRACT, MACHINE, RESOURCE, PRO_MACHINE_TOKEN)
+RESOURCE_PATH = f"/v1/resources/livepatch-onprem/context/machines/{PRO_MACHINE_ID}"
 
 
-@pytest.fixture
-def tools(juju, monkeypatch):
-    config = defaults()
-    made = ActionTools(juju, {}, config)
-    monkeypatch.setenv("CHARM_DIR", ROOT)  # metadata.yaml tells relation roles
-    monkeypatch.setattr(hookenv, "config", lambda scope=None: dict(made.config))
-    monkeypatch.setattr(hookenv, "action_get", lambda key=None: made.params.get(key) if key else made.params)
-    monkeypatch.setattr(hookenv, "action_set", lambda values: made.results.update(values))
-    monkeypatch.setattr(hookenv, "action_fail", lambda message: setattr(made, "failure", message))
-    monkeypatch.setattr(hookenv, "leader_set", lambda settings=None, **kw: made.leader_data.update(settings or {}, **kw))
-    monkeypatch.setattr(hookenv, "leader_get", lambda attribute=None: made.leader_data.get(attribute))
-
-    def converge():
-        made.converged += 1
-
-    # The reactive loop the action hands over to is not what these tests are about.
-    monkeypatch.setattr(unit, "run_reactive", converge)
-    return made
+def closed_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]  # closed once we leave: nothing listens there
 
 
-def test_resource_token_from_the_parameter_goes_to_leader_data(tools, contracts_server):
-    tools.config["contract_server_url"] = contracts_server.url
-    tools.params["contract-token"] = CONTRACT
-    actions.main("get-resource-token")
-    assert tools.failure is None
-    assert tools.leader_data == {"resource-token": RESOURCE}
-    assert "every unit" in tools.results["result"]
-    assert tools.converged == 1
-    for secret in (CONTRACT, MACHINE, RESOURCE):
-        assert secret not in tools.outputs()
+def assert_no_secret_shown(juju):
+    for secret in SECRETS:
+        assert secret not in juju.outputs()
 
 
-def test_resource_token_from_the_ua_relation(tools, juju, contracts_server):
-    tools.config["contract_server_url"] = contracts_server.url
+# --- the legacy flow: no parameters, the machine attached by ubuntu-advantage -----------
+
+
+def test_no_parameters_uses_the_machine_attachment(juju, pro_files, contracts_server):
+    """The subordinate attached the machine; the Pro client's contract_url (uaclient.conf)
+    wins over the charm's option, which here points nowhere."""
+    pro_attach(str(pro_files), contract_url=contracts_server.url)
+    juju.config["contract_server_url"] = f"http://127.0.0.1:{closed_port()}"
+    juju.run_action("get-resource-token")
+    assert juju.failure is None, juju.failure
+    assert juju.leader_data == {"resource-token": RESOURCE}
+    assert juju.results["source"] == "pro-attachment"
+    assert juju.results["contract-server"] == contracts_server.url
+    assert "Ubuntu Pro attachment" in juju.results["result"] and "every unit" in juju.results["result"]
+    ((method, path, headers, _),) = contracts_server.requests  # one GET, no attach
+    assert (method, path) == ("GET", RESOURCE_PATH)
+    assert headers["Authorization"] == f"Bearer {PRO_MACHINE_TOKEN}"
+    assert juju.reactive_runs == 1
+    assert_no_secret_shown(juju)
+
+
+def test_attachment_without_contract_url_uses_the_option(juju, pro_files, contracts_server):
+    pro_attach(str(pro_files), contract_url=None)
+    juju.config["contract_server_url"] = contracts_server.url
+    juju.run_action("get-resource-token")
+    assert juju.failure is None and juju.leader_data == {"resource-token": RESOURCE}
+    assert juju.results["contract-server"] == contracts_server.url
+
+
+def test_not_attached_says_what_to_do(juju, pro_files):
+    juju.run_action("get-resource-token")
+    assert juju.failure.startswith("this machine is not attached to Ubuntu Pro: relate the ubuntu-advantage")
+    assert "juju config ubuntu-advantage token=" in juju.failure
+    assert "contract-token=" in juju.failure
+    assert juju.leader_data == {} and juju.reactive_runs == 0
+
+
+def test_empty_machine_token_file_means_not_attached(juju, pro_files):
+    token_file, _ = pro_attach(str(pro_files))
+    open(token_file, "w").close()  # the Pro client's attached test: the file has content
+    juju.run_action("get-resource-token")
+    assert juju.failure.startswith("this machine is not attached to Ubuntu Pro")
+
+
+def test_broken_machine_token_file(juju, pro_files):
+    token_file, _ = pro_attach(str(pro_files))
+    with open(token_file, "w") as handle:
+        handle.write('{"machineTokenInfo": {"machineId": "x"}}')
+    juju.run_action("get-resource-token")
+    assert "no machineToken" in juju.failure and "re-attach" in juju.failure
+
+
+def test_rejected_machine_token_says_to_reattach(juju, pro_files, contracts_server):
+    pro_attach(str(pro_files), contract_url=contracts_server.url)
+    contracts_server.machines[PRO_MACHINE_ID] = "another-machine-token"
+    juju.run_action("get-resource-token")
+    assert "HTTP 401" in juju.failure
+    assert "re-attach the machine" in juju.failure and "juju config ubuntu-advantage token=" in juju.failure
+    assert juju.leader_data == {}
+    assert_no_secret_shown(juju)
+
+
+def test_attachment_not_entitled(juju, pro_files, contracts_server):
+    pro_attach(str(pro_files), contract_url=contracts_server.url)
+    contracts_server.fail[RESOURCE_PATH] = (403, {"info": {"reason": "no-longer-effective"}})
+    juju.run_action("get-resource-token")
+    assert "HTTP 403: no-longer-effective" in juju.failure and "not entitled" in juju.failure
+
+
+def test_unreachable_contracts_server_names_the_proxy_settings(juju, pro_files):
+    pro_attach(str(pro_files), contract_url=f"http://127.0.0.1:{closed_port()}")
+    juju.run_action("get-resource-token")
+    assert juju.failure.startswith("cannot reach the contract server")
+    assert "http_proxy, https_proxy and no_proxy" in juju.failure
+    assert "model's proxy settings" in juju.failure
+
+
+def test_model_proxy_settings_when_the_options_are_empty(juju, pro_files, contracts_server, monkeypatch):
+    """Juju hands the model's proxies to hooks and actions as JUJU_CHARM_*_PROXY (reactive-facts §9)."""
+    pro_attach(str(pro_files), contract_url=contracts_server.url)
+    monkeypatch.setenv("JUJU_CHARM_HTTP_PROXY", f"http://127.0.0.1:{closed_port()}")
+    juju.run_action("get-resource-token")
+    assert juju.failure.startswith("cannot reach the contract server")
+    assert contracts_server.requests == []  # it went to the (closed) proxy
+    monkeypatch.setenv("JUJU_CHARM_NO_PROXY", "127.0.0.1,localhost")
+    juju.run_action("get-resource-token")
+    assert juju.failure is None and juju.leader_data == {"resource-token": RESOURCE}
+
+
+def test_charm_proxy_options_win_over_the_model(juju, pro_files, contracts_server, monkeypatch):
+    pro_attach(str(pro_files), contract_url=contracts_server.url)
+    monkeypatch.setenv("JUJU_CHARM_HTTP_PROXY", f"http://127.0.0.1:{closed_port()}")
+    juju.config["no_proxy"] = "127.0.0.1"
+    juju.run_action("get-resource-token")
+    assert juju.failure is None and juju.results["source"] == "pro-attachment"
+
+
+# --- other sources -----------------------------------------------------------------------
+
+
+def test_contract_token_parameter_beats_the_attachment(juju, pro_files, contracts_server):
+    pro_attach(str(pro_files), contract_url=f"http://127.0.0.1:{closed_port()}")
+    juju.config["contract_server_url"] = contracts_server.url
+    juju.run_action("get-resource-token", **{"contract-token": CONTRACT})
+    assert juju.failure is None
+    assert juju.leader_data == {"resource-token": RESOURCE}
+    assert juju.results["source"] == "contract-token-parameter"
+    assert [r[1] for r in contracts_server.requests] == [
+        "/v1/context/machines/token", "/v1/resources/livepatch-onprem/context/machines/livepatch-onprem"]
+    assert_no_secret_shown(juju)
+
+
+def test_attachment_beats_the_ua_relation(juju, pro_files, contracts_server):
+    pro_attach(str(pro_files), contract_url=contracts_server.url)
+    juju.relate("ua:5", {"ubuntu-advantage/0": {}}, app_data={"token": "not-used", "attached": "true"})
+    juju.run_action("get-resource-token")
+    assert juju.results["source"] == "pro-attachment"
+
+
+def test_resource_token_from_the_ua_relation(juju, pro_files, contracts_server):
+    juju.config["contract_server_url"] = contracts_server.url
     juju.relate("ua:5", {"ubuntu-advantage/0": {}}, app_data={"token": CONTRACT, "attached": "true"})
-    actions.main("get-resource-token")
-    assert tools.failure is None
-    assert tools.leader_data == {"resource-token": RESOURCE}
+    juju.run_action("get-resource-token")
+    assert juju.failure is None
+    assert juju.leader_data == {"resource-token": RESOURCE}
+    assert juju.results["source"] == "ua-relation"
+    assert_no_secret_shown(juju)
 
 
-def test_sync_token_option_is_mentioned(tools, contracts_server):
-    tools.config.update(contract_server_url=contracts_server.url, sync_token="set-by-operator")
-    tools.params["contract-token"] = CONTRACT
-    actions.main("get-resource-token")
-    assert "sync_token option is set" in tools.results["result"]
+def test_sync_token_option_is_mentioned(juju, pro_files, contracts_server):
+    juju.config.update(contract_server_url=contracts_server.url, sync_token="set-by-operator")
+    juju.run_action("get-resource-token", **{"contract-token": CONTRACT})
+    assert "sync_token option is set" in juju.results["result"]
 
 
-def test_no_contract_token_anywhere(tools):
-    actions.main("get-resource-token")
-    assert tools.failure.startswith("no contract token: pass contract-token=")
-    assert tools.leader_data == {} and tools.converged == 0
+def test_rejected_contract_token_fails_with_the_cause(juju, pro_files, contracts_server):
+    juju.config["contract_server_url"] = contracts_server.url
+    juju.run_action("get-resource-token", **{"contract-token": "not-the-right-one"})
+    assert "HTTP 401" in juju.failure and "check the Ubuntu Pro contract token" in juju.failure
+    assert "not-the-right-one" not in juju.outputs()
+    assert juju.leader_data == {}
 
 
-def test_rejected_token_fails_with_the_cause(tools, contracts_server):
-    tools.config["contract_server_url"] = contracts_server.url
-    tools.params["contract-token"] = "not-the-right-one"
-    actions.main("get-resource-token")
-    assert "HTTP 401" in tools.failure
-    assert "not-the-right-one" not in tools.outputs()
-    assert tools.leader_data == {}
-
-
-def test_not_entitled_fails_with_the_reason(tools, contracts_server):
+def test_not_entitled_fails_with_the_reason(juju, pro_files, contracts_server):
     contracts_server.fail["/v1/context/machines/token"] = (403, {"info": {"reason": "never-effective"}})
-    tools.config["contract_server_url"] = contracts_server.url
-    tools.params["contract-token"] = CONTRACT
-    actions.main("get-resource-token")
-    assert "HTTP 403: never-effective" in tools.failure
+    juju.config["contract_server_url"] = contracts_server.url
+    juju.run_action("get-resource-token", **{"contract-token": CONTRACT})
+    assert "HTTP 403: never-effective" in juju.failure
 
 
-def test_bad_contract_server_url_is_a_config_problem(tools):
-    tools.config["contract_server_url"] = "contracts.example"
-    tools.params["contract-token"] = CONTRACT
-    actions.main("get-resource-token")
-    assert tools.failure.startswith("invalid config: contract_server_url")
+def test_bad_contract_server_url_is_a_config_problem(juju, pro_files):
+    juju.config["contract_server_url"] = "contracts.example"
+    juju.run_action("get-resource-token", **{"contract-token": CONTRACT})
+    assert juju.failure.startswith("invalid config: contract_server_url")
+
+
+# --- refusals ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("action", ["get-resource-token", "schema-upgrade"])
-def test_leader_only_actions_refuse_elsewhere(tools, juju, action):
+def test_leader_only_actions_refuse_elsewhere(juju, pro_files, action):
     juju.leader = False
-    tools.params["contract-token"] = CONTRACT
-    actions.main(action)
-    assert tools.failure == (
+    juju.run_action(action, **{"contract-token": CONTRACT})
+    assert juju.failure == (
         f"{action} runs on the leader only and livepatch/0 is not the leader: run it on livepatch/leader"
     )
-    assert tools.leader_data == {}
+    assert juju.leader_data == {}
 
 
 @pytest.mark.parametrize("action", ["schema-version", "restart"])
-def test_actions_needing_the_service_refuse_before_it_is_configured(tools, monkeypatch, tmp_path, action):
+def test_actions_needing_the_service_refuse_before_it_is_configured(juju, monkeypatch, tmp_path, action):
     monkeypatch.setattr(actions.paths, "CONFIG_FILE", str(tmp_path / "missing.yaml"))
-    actions.main(action)
-    assert tools.failure.startswith("the service is not configured yet")
+    juju.run_action(action)
+    assert juju.failure.startswith("the service is not configured yet")
 
 
-def test_unknown_action(tools):
-    actions.main("frobnicate")
-    assert tools.failure == "unknown action frobnicate"
+def test_unknown_action(juju):
+    juju.run_action("frobnicate")
+    assert juju.failure == "unknown action frobnicate"

@@ -54,7 +54,7 @@ LIFECYCLE = ["install", "config-changed", "start", "stop", "upgrade-charm", "upd
 def test_hooks_for_every_event(charm):
     metadata = read_yaml(charm, "metadata.yaml")
     endpoints = [*metadata.get("requires", {}), *metadata.get("provides", {}), *metadata.get("peers", {})]
-    assert sorted(endpoints) == ["db", "ua", "website"]
+    assert sorted(endpoints) == ["database", "db", "ua", "website"]
     expected = list(LIFECYCLE)
     for endpoint in endpoints:
         expected += [f"{endpoint}-relation-{event}" for event in ("created", "joined", "changed", "departed", "broken")]
@@ -75,6 +75,8 @@ def test_interface_layers_are_in_the_charm(charm):
     for name in ("pgsql", "http", "ua-token"):
         for role in ("requires", "provides"):
             assert os.path.isfile(os.path.join(charm, "hooks", "relations", name, f"{role}.py"))
+    assert os.path.isfile(os.path.join(charm, "hooks", "relations", "postgresql_client", "requires.py"))
+    assert os.path.isfile(os.path.join(charm, "hooks", "relations", "postgresql_client", "README.md"))
 
 
 def test_charm_ships_the_server_but_no_development_files(charm):
@@ -161,8 +163,9 @@ import livepatch_app, livepatch_app.cli, livepatch_app.app, livepatch_app.serve,
 assert livepatch_app.__file__.startswith(sys.prefix), "server not installed in the venv: " + livepatch_app.__file__
 assert bcrypt.checkpw(b"pw", bcrypt.hashpw(b"pw", bcrypt.gensalt(4)))
 for module in ("charms.livepatch.unit", "charms.livepatch.actions", "charms.livepatch.configflags",
+               "charms.livepatch.pro", "charms.livepatch.website",
                "reactive.livepatch", "relations.pgsql.requires", "relations.http.provides",
-               "relations.ua-token.requires"):
+               "relations.ua-token.requires", "relations.postgresql_client.requires"):
     importlib.import_module(module)
 print("imports ok", sys.version_info[:2])
 """

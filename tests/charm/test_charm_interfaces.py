@@ -1,12 +1,16 @@
 """The interface layers: flags, keys read and written, both sides of each."""
 
+import json
+
 import psycopg2.extensions
 import pytest
+import yaml
 from charms.reactive import is_flag_set
 
 from charmtest import flush, load_interface
 
 pgsql_requires = load_interface("pgsql", "requires")
+pg_client = load_interface("postgresql_client", "requires")
 pgsql_provides = load_interface("pgsql", "provides")
 http_requires = load_interface("http", "requires")
 http_provides = load_interface("http", "provides")
@@ -26,7 +30,7 @@ SERVER = {
     "state": "master",
     "version": "14",
 }
-REQUEST = {"database": "livepatch", "roles": "", "extensions": ""}
+REQUEST = {"database": "livepatch"}
 
 
 def db_endpoint(juju, server_data, request=REQUEST, local_extra=None):
@@ -96,19 +100,59 @@ def test_pgsql_subnet_from_ingress_address_without_egress_subnets(juju):
     assert endpoint.master == SERVER["master"]
 
 
-def test_pgsql_roles_must_be_echoed(juju):
-    request = dict(REQUEST, roles="audit,reporting")
-    assert db_endpoint(juju, SERVER, request=request).master is None
-    endpoint = db_endpoint(juju, dict(SERVER, roles="reporting,audit"), request=request)
+def test_pgsql_roles_are_not_waited_for(juju):
+    """The postgresql charm echoes no roles over db (real-charms-facts §5a): no echo to wait on."""
+    endpoint = db_endpoint(juju, dict(SERVER, roles=""), request=dict(REQUEST, roles="audit"))
     assert endpoint.master == SERVER["master"]
 
 
-def test_pgsql_set_database_publishes_raw_keys(juju):
+def test_pgsql_master_only_from_the_primary(juju):
+    """Every postgresql unit publishes its own state; the master string is taken from the
+    unit in state master or standalone (real-charms-facts §5a)."""
+    standby = dict(SERVER, state="hot standby", master="host=stale")
+    juju.relate("db:1", {"postgresql/0": standby, "postgresql/1": dict(SERVER, state="master")}, local=REQUEST)
+    endpoint = pgsql_requires.PgsqlRequires("db", ["db:1"])
+    endpoint.manage_flags()
+    assert endpoint.master == SERVER["master"]
+    juju.relations["db:1"]["units"].pop("postgresql/1")
+    endpoint = pgsql_requires.PgsqlRequires("db", ["db:1"])
+    endpoint.manage_flags()
+    assert endpoint.master is None
+    assert is_flag_set("db.database.available") and not is_flag_set("db.master.available")
+
+
+@pytest.mark.parametrize("standbys", [
+    "host=10.0.0.10 port=5432,host=10.0.0.11 port=5432",  # the postgresql charm: commas
+    "host=10.0.0.10 port=5432\nhost=10.0.0.11 port=5432\n",  # the classic protocol: new lines
+])
+def test_pgsql_standbys_by_comma_or_newline(juju, standbys):
+    endpoint = db_endpoint(juju, dict(SERVER, standbys=standbys))
+    assert endpoint.standbys == ["host=10.0.0.10 port=5432", "host=10.0.0.11 port=5432"]
+
+
+def test_pgsql_standbys_keep_a_comma_inside_quotes():
+    assert pgsql_requires.split_standbys("host=a password='x,y',host=b") == ["host=a password='x,y'", "host=b"]
+    assert pgsql_requires.split_standbys("") == []
+
+
+def test_pgsql_set_database_in_unit_and_application_data(juju):
+    """The postgresql charm reads database from the app databag first, then units' (§5a)."""
     juju.relate("db:1", {"postgresql/0": {}})
     endpoint = pgsql_requires.PgsqlRequires("db", ["db:1"])
-    endpoint.set_database("livepatch", roles=["reporting", "audit", "audit"])
+    endpoint.set_database("livepatch")
     flush(endpoint)
-    assert juju.published("db:1") == {"database": "livepatch", "roles": "audit,reporting"}
+    assert juju.published("db:1") == {"database": "livepatch"}
+    assert juju.published("db:1", app=True) == {"database": "livepatch"}
+
+
+def test_pgsql_set_database_on_a_follower_writes_unit_data_only(juju):
+    juju.leader = False
+    juju.relate("db:1", {"postgresql/0": {}})
+    endpoint = pgsql_requires.PgsqlRequires("db", ["db:1"])
+    endpoint.set_database("livepatch")
+    flush(endpoint)  # FakeJuju refuses application data from a follower
+    assert juju.published("db:1") == {"database": "livepatch"}
+    assert juju.published("db:1", app=True) == {}
 
 
 def test_pgsql_flags_cleared_when_the_relation_goes(juju):
@@ -189,6 +233,19 @@ def test_http_provides_publishes_address_and_port(juju):
     assert juju.published("website:3")["hostname"] == "lp.example"
     assert juju.published("website:3")["private-address"] == "192.168.1.2"
     assert juju.published("website:3")["port"] == "8081"
+
+
+def test_http_provides_services_yaml(juju):
+    juju.relate("website:3", {"haproxy/0": {}}, local={"ingress-address": "10.0.0.5"})
+    endpoint = http_provides.HttpProvides("website", ["website:3"])
+    services = [{"service_name": "livepatch", "service_port": 80, "servers": [["livepatch-0", "10.0.0.5", 8080, "check"]]}]
+    endpoint.configure(8080, services=services)
+    flush(endpoint)
+    assert yaml.safe_load(juju.published("website:3")["services"]) == services
+    endpoint = http_provides.HttpProvides("website", ["website:3"])
+    endpoint.configure(8080)  # no services: withdrawn
+    flush(endpoint)
+    assert "services" not in juju.published("website:3")
 
 
 def test_http_provides_not_available_without_proxy(juju):
@@ -292,3 +349,89 @@ def test_ua_token_provider_refuses_when_not_leader(juju):
     juju.relate("ua:5", {"livepatch/0": {}})
     with pytest.raises(RuntimeError, match="leader"):
         ua_provides.UaTokenProvides("ua", ["ua:5"]).publish("C0ntr4ct")
+
+
+# --- postgresql_client, requires ----------------------------------------------------------
+
+PROVIDER = {"database": "livepatch", "endpoints": "10.0.0.9:5432,10.0.0.10:5432", "version": "14.12"}
+
+
+def client(juju, app_data, rid="database:2"):
+    juju.relate(rid, {"postgresql/0": {}}, app_data=app_data)
+    endpoint = pg_client.PostgresqlClientRequires("database", [rid])
+    endpoint.manage_flags()
+    return endpoint
+
+
+@pytest.mark.parametrize("version, has", [("3.0.2", True), ("3.1.6", True), ("3.4-beta1", True), ("4.0.0", True),
+                                          ("3.0.1", False), ("2.9.49", False), ("", False)])
+def test_postgresql_client_juju_secrets_from_version(version, has):
+    assert pg_client.juju_has_secrets(version) is has
+
+
+def test_postgresql_client_request_in_application_data(juju):
+    endpoint = client(juju, {})
+    assert is_flag_set("database.connected") and not is_flag_set("database.database.available")
+    assert endpoint.request("livepatch", roles="reporting, audit", juju_version="3.4.5") is True
+    flush(endpoint)
+    data = juju.published("database:2", app=True)
+    assert data["database"] == "livepatch" and data["extra-user-roles"] == "reporting,audit"
+    assert json.loads(data["requested-secrets"]) == ["username", "password", "uris", "tls", "tls-ca"]
+    assert juju.published("database:2") == {}  # nothing in unit data
+    endpoint = pg_client.PostgresqlClientRequires("database", ["database:2"])
+    endpoint.request("livepatch", juju_version="2.9.49")  # no secrets, no roles: both keys go
+    flush(endpoint)
+    assert juju.published("database:2", app=True) == {"database": "livepatch"}
+
+
+def test_postgresql_client_request_is_leader_only(juju):
+    juju.leader = False
+    endpoint = client(juju, {})
+    assert endpoint.request("livepatch") is False
+    flush(endpoint)
+    assert juju.published("database:2", app=True) == {}
+
+
+def test_postgresql_client_plain_credentials(juju):
+    endpoint = client(juju, dict(PROVIDER, username="relation-2", password="p w'd"))
+    assert is_flag_set("database.database.available")
+    found = endpoint.credentials("livepatch")
+    assert (found["host"], found["port"], found["user"]) == ("10.0.0.9", "5432", "relation-2")
+    assert "p w'd" not in repr(found)
+    assert psycopg2.extensions.parse_dsn(endpoint.dsn("livepatch")) == {
+        "host": "10.0.0.9", "port": "5432", "dbname": "livepatch", "user": "relation-2", "password": "p w'd"}
+
+
+def test_postgresql_client_credentials_from_the_secret(juju):
+    uri = juju.add_secret({"username": "relation-2", "password": "from-secret", "uris": "postgresql://x"})
+    endpoint = client(juju, dict(PROVIDER, **{"secret-user": uri}))
+    assert psycopg2.extensions.parse_dsn(endpoint.dsn())["password"] == "from-secret"
+    calls = juju.tool_calls("secret-get")
+    assert calls and all(call == ["secret-get", uri, "--format=json"] for call in calls)
+
+
+def test_postgresql_client_unreadable_secret_is_not_available(juju):
+    endpoint = client(juju, dict(PROVIDER, **{"secret-user": "secret:missing"}))
+    assert endpoint.credentials() is None
+    assert not is_flag_set("database.database.available")
+
+
+def test_postgresql_client_another_database_is_not_ours(juju):
+    endpoint = client(juju, dict(PROVIDER, database="other", username="u", password="p"))
+    assert endpoint.dsn("livepatch") is None
+    assert endpoint.dsn("other") is not None
+
+
+def test_postgresql_client_ipv6_endpoint_and_uris_fallback(juju):
+    endpoint = client(juju, {"database": "livepatch", "endpoints": "[fd00::9]:5432", "username": "u", "password": "p"})
+    assert endpoint.credentials()["host"] == "fd00::9"
+    endpoint = client(juju, {"database": "livepatch", "uris": "postgresql://u:p@h:5432/livepatch"}, rid="database:4")
+    assert endpoint.dsn() == "postgresql://u:p@h:5432/livepatch"
+
+
+def test_postgresql_client_not_read_from_our_own_app_without_units(juju):
+    juju.relate("database:2", {})
+    juju.relations["database:2"]["local_app"] = dict(PROVIDER, username="u", password="p")
+    endpoint = pg_client.PostgresqlClientRequires("database", ["database:2"])
+    endpoint.manage_flags()
+    assert endpoint.credentials() is None and not is_flag_set("database.connected")

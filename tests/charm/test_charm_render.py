@@ -7,7 +7,7 @@ import os
 import bcrypt
 import yaml
 
-from charms.livepatch import paths, render, validation
+from charms.livepatch import paths, render, validation, website
 from charmtest import ROOT, valid_config
 from livepatch_app import config as server_config
 
@@ -38,9 +38,10 @@ def load_in_server(tmp_path, text):
 def test_every_rendered_key_is_a_server_option(tmp_path):
     data = yaml.safe_load(rendered())
     assert set(data) <= set(server_config.OPTIONS)
-    # every charm option the server knows, plus what the charm adds
-    charm_options = set(validation.OPTIONS)
+    # every charm option but the charm's own, plus what the charm adds
+    charm_options = set(validation.OPTIONS) - validation.CHARM_ONLY
     assert charm_options <= set(data)
+    assert not validation.CHARM_ONLY & set(data)
     assert {"database_url", "bind_address", "leader", "deployment_id", "patch_cache_path"} <= set(data)
 
 
@@ -125,3 +126,15 @@ def test_filesystem_store_outside_the_state_dir_is_writable():
     assert unit["Service"]["ReadWritePaths"] == "-/srv/patches"
     _, unit = unit_file(patchstore="filesystem", filestore_path="/var/lib/livepatch/patches")
     assert "ReadWritePaths" not in unit["Service"]
+
+
+def test_haproxy_services_for_one_unit():
+    """The `services` a unit publishes on website (real-charms-facts §6: an HTTP check
+    needs `option httpchk` among the service options and `check` in the server's)."""
+    assert website.haproxy_services("livepatch/12", "10.0.0.5", "8080") == [{
+        "service_name": "livepatch",
+        "service_host": "0.0.0.0",
+        "service_port": 80,
+        "service_options": ["mode http", "balance leastconn", "option httpchk GET /debug/status"],
+        "servers": [["livepatch-12", "10.0.0.5", 8080, "check inter 2000 rise 2 fall 5"]],
+    }]

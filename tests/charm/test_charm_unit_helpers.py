@@ -64,7 +64,7 @@ class Status(BaseHTTPRequestHandler):
 @pytest.fixture
 def status_server():
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Status)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     yield httpd
     httpd.shutdown()
     httpd.server_close()
@@ -94,20 +94,40 @@ def test_health_nothing_listening():
 # --- addresses ----------------------------------------------------------------------
 
 
-def test_ingress_address_first():
-    info = {
-        "bind-addresses": [{"interface-name": "eth0", "addresses": [{"address": "10.0.0.5", "value": "10.0.0.5"}]}],
-        "egress-subnets": ["10.0.0.5/32"],
-        "ingress-addresses": ["192.168.1.5", "10.0.0.5"],
-    }
-    assert network.first_address(info) == "192.168.1.5"
+NETWORK_GET = {  # the shape of `network-get <endpoint>` output (canonical/operator test/test_model.py)
+    "bind-addresses": [{"interface-name": "eth0", "addresses": [{"hostname": "", "value": "10.0.0.5",
+                                                                  "cidr": "10.0.0.0/24"}]}],
+    "egress-subnets": ["192.168.1.5/32"],
+    "ingress-addresses": ["192.168.1.5", "10.0.0.5"],
+}
 
 
-def test_bind_address_when_no_ingress():
-    info = {"bind-addresses": [{"addresses": [{"value": "10.0.0.6"}]}]}
-    assert network.first_address(info) == "10.0.0.6"
-    assert network.first_address({}) is None
-    assert network.first_address(None) is None
+def test_bind_and_ingress_addresses_are_read_separately():
+    assert network.addresses(NETWORK_GET) == ("10.0.0.5", "192.168.1.5")
+
+
+def test_one_address_stands_in_for_the_other():
+    assert network.addresses({"bind-addresses": [{"addresses": [{"value": "10.0.0.6"}]}]}) == ("10.0.0.6", "10.0.0.6")
+    assert network.addresses({"ingress-addresses": ["10.0.0.7"]}) == ("10.0.0.7", "10.0.0.7")
+    assert network.addresses({}) == (None, None)
+    assert network.addresses(None) == (None, None)
+
+
+def test_endpoint_addresses_from_the_hook_tool(juju):
+    juju.bind("website", bind="10.0.0.5", ingress="203.0.113.7")
+    assert network.endpoint_addresses("website") == ("10.0.0.5", "203.0.113.7")
+    assert juju.tool_calls("network-get") == [["network-get", "website", "--format", "yaml"]]
+
+
+def test_endpoint_addresses_fall_back_on_private_address(juju):
+    assert network.endpoint_addresses("website") == ("10.99.0.1", "10.99.0.1")  # no binding known
+
+
+def test_listen_and_health_check_addresses():
+    assert network.listen_address("10.0.0.5", all_addresses=False) == "10.0.0.5"
+    assert network.listen_address("10.0.0.5", all_addresses=True) == "0.0.0.0"
+    assert network.local_address("0.0.0.0") == "127.0.0.1"
+    assert network.local_address("10.0.0.5") == "10.0.0.5"
 
 
 # --- the schema CLI contract ----------------------------------------------------------

@@ -53,6 +53,7 @@ def test_url_template_must_be_http():
         ("port", 65536, "port must be between 1 and 65535, not 65536"),
         ("port", "http", "port must be a whole number"),
         ("port", True, "port must be a whole number"),
+        ("listen_on_all_addresses", "everywhere", "listen_on_all_addresses must be true or false"),
         ("log_level", "verbose", "log_level must be one of debug, info, warn, warning, error"),
         ("concurrency_limit", 0, "concurrency_limit must be between 1 and 10000"),
         ("burst_limit", -1, "burst_limit must be between 0 and 100000"),
@@ -109,6 +110,11 @@ def test_sync_upstream_needed_when_sync_is_on():
 @pytest.mark.parametrize("value", ["30s", "10m", "1h", "2h30m", "1d", "1d12h"])
 def test_durations(value):
     assert validation.validate(valid_config(sync_interval=value))["sync_interval"] == value
+
+
+def test_listen_on_all_addresses_is_off_by_default():
+    assert validation.validate(valid_config())["listen_on_all_addresses"] is False
+    assert validation.validate(valid_config(listen_on_all_addresses=True))["listen_on_all_addresses"] is True
 
 
 def test_juju_strings_for_numbers_and_booleans_are_accepted():

@@ -9,7 +9,7 @@ import traceback
 
 from charmhelpers.core import hookenv
 
-from . import contracts, leader, paths, schema, service, system, unit, validation
+from . import contracts, leader, network, paths, pro, schema, service, system, unit, validation
 
 
 class ActionError(Exception):
@@ -32,7 +32,7 @@ def _require_configured():
 
 
 def _ua_token():
-    """The contract token the ubuntu-advantage application published, or None."""
+    """The contract token an application published over the optional ua relation, or None."""
     from charms.reactive.relations import relation_factory
 
     factory = relation_factory("ua")
@@ -41,32 +41,82 @@ def _ua_token():
     return factory("ua", hookenv.relation_ids("ua")).token()
 
 
+# Where get-resource-token got its credentials from: the action's `source` result.
+SOURCE_PARAMETER = "contract-token-parameter"
+SOURCE_ATTACHMENT = "pro-attachment"
+SOURCE_UA_RELATION = "ua-relation"
+
+NOT_ATTACHED = (
+    "this machine is not attached to Ubuntu Pro: relate the ubuntu-advantage subordinate "
+    "(juju integrate ubuntu-advantage livepatch) and set its token (juju config ubuntu-advantage "
+    "token=<Ubuntu Pro token>), wait until it reports Attached, then run get-resource-token again; "
+    "or pass contract-token=<token>"
+)
+
+
+def _fetch_resource_token(options, proxies):
+    """-> (resource token, source, contracts server used), from the first source there is.
+
+    1. the contract-token parameter: contract token -> machine token -> resource token;
+    2. this machine's Pro attachment (the legacy flow: the ubuntu-advantage
+       subordinate attached it, pro.py): its machine token -> resource token, at
+       the contract_url of uaclient.conf, else contract_server_url;
+    3. a contract token from the ua relation (ua-token interface), as in 1.
+    """
+    default_url = options["contract_server_url"]
+    contract_token = (hookenv.action_get("contract-token") or "").strip()
+    if contract_token:
+        token = contracts.get_resource_token(contract_token, default_url, proxies=proxies)
+        return token, SOURCE_PARAMETER, default_url
+    try:
+        attached = pro.attachment()
+    except pro.ProStateError as exc:
+        raise ActionError(
+            f"{exc}: re-attach the machine (juju config ubuntu-advantage token=<token>) "
+            "or pass contract-token=<token>"
+        ) from None
+    if attached is not None:
+        url = attached.contract_url or default_url
+        token = contracts.get_resource_token_for_machine(
+            attached.machine_token, attached.machine_id, url, proxies=proxies
+        )
+        return token, SOURCE_ATTACHMENT, url
+    contract_token = _ua_token()
+    if contract_token:
+        token = contracts.get_resource_token(contract_token, default_url, proxies=proxies)
+        return token, SOURCE_UA_RELATION, default_url
+    raise ActionError(NOT_ATTACHED)
+
+
+_SOURCE_WORDS = {
+    SOURCE_PARAMETER: "the contract-token parameter",
+    SOURCE_ATTACHMENT: "this machine's Ubuntu Pro attachment",
+    SOURCE_UA_RELATION: "the contract token of the ua relation",
+}
+
+
 def get_resource_token():
     _require_leader("get-resource-token")
-    contract_token = (hookenv.action_get("contract-token") or "").strip()
-    if not contract_token:
-        contract_token = _ua_token()
-    if not contract_token:
-        raise ActionError(
-            "no contract token: pass contract-token=<token>, or relate ubuntu-advantage "
-            "(livepatch:ua) and set its token"
-        )
     try:
         options = validation.validate_options(
             hookenv.config(), ("contract_server_url", "http_proxy", "https_proxy", "no_proxy", "sync_token")
         )
     except validation.InvalidConfig as exc:
         raise ActionError(exc.status_message) from None
-    proxies = {"http": options["http_proxy"], "https": options["https_proxy"], "no": options["no_proxy"]}
+    proxies = contracts.proxies(options, os.environ)
     try:
-        token = contracts.get_resource_token(contract_token, options["contract_server_url"], proxies=proxies)
+        token, source, server = _fetch_resource_token(options, proxies)
     except contracts.ContractError as exc:
         raise ActionError(str(exc)) from None
+    # Leader data reaches every unit, also units added later: one run is enough.
     leader.store_resource_token(token)
-    result = "resource token stored in leader data: every unit uses it as its sync token"
+    result = (
+        f"resource token from {server}, got with {_SOURCE_WORDS[source]}, stored in leader data: "
+        "every unit uses it as its sync token"
+    )
     if options["sync_token"]:
         result += " (but the sync_token option is set and takes precedence)"
-    hookenv.action_set({"result": result})
+    hookenv.action_set({"result": result, "source": source, "contract-server": server})
     unit.run_reactive()  # the leader re-renders now; the others on leader-settings-changed
 
 
@@ -106,10 +156,21 @@ def _listening():
 
     with open(paths.CONFIG_FILE, encoding="utf-8") as handle:
         rendered = yaml.safe_load(handle) or {}
-    return rendered.get("bind_address") or "127.0.0.1", int(rendered.get("port") or 8080)
+    return network.local_address(rendered.get("bind_address")), int(rendered.get("port") or 8080)
+
+
+def _require_not_paused():
+    from charms.reactive import is_flag_set
+
+    if is_flag_set(unit.PAUSED_FLAG):
+        raise ActionError(
+            "the unit is paused for a series upgrade: the service starts again when the upgrade "
+            "completes (post-series-upgrade)"
+        )
 
 
 def restart():
+    _require_not_paused()
     _require_configured()
     try:
         service.restart()

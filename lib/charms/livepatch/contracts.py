@@ -1,6 +1,7 @@
-"""Ubuntu Pro contracts: exchange a contract token for the livepatch-onprem resource token.
+"""Ubuntu Pro contracts: get the livepatch-onprem resource token (real-charms-facts §4).
 
-Two steps, as the on-prem server's own charms do:
+From a contract token, in two steps, as the on-prem server's own charms do
+(:func:`get_resource_token`):
 
 1. ``POST {url}/v1/context/machines/token`` with ``Authorization: Bearer
    <contract token>`` and a machine description (machine id
@@ -8,9 +9,13 @@ Two steps, as the on-prem server's own charms do:
 2. ``GET {url}/v1/resources/livepatch-onprem/context/machines/livepatch-onprem``
    with ``Authorization: Bearer <machine token>`` -> ``resourceToken``.
 
-Failures raise ContractError with a sentence naming the cause (bad token,
-not entitled and why, other HTTP status, unreachable, timeout). No message
-ever contains a token. Only the standard library is used.
+From a machine already attached by the Pro client (the legacy flow, where the
+ubuntu-advantage subordinate attached the machine; see pro.py), step 2 alone
+with that machine's token and id (:func:`get_resource_token_for_machine`).
+
+Failures raise ContractError with a sentence naming the cause and what to do
+(bad token, not entitled and why, other HTTP status, unreachable, timeout). No
+message ever contains a token. Only the standard library is used.
 """
 
 import json
@@ -18,7 +23,7 @@ import platform
 import socket
 import urllib.error
 import urllib.request
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 RESOURCE = "livepatch-onprem"
 MACHINE_ID = "livepatch-onprem"
@@ -26,6 +31,18 @@ TIMEOUT = 60  # seconds per request; the contracts service can be slow
 
 _STEP_MACHINE = "exchanging the contract token for a machine token"
 _STEP_RESOURCE = "fetching the livepatch-onprem resource token"
+# What to fix when the bearer of a step is rejected (HTTP 401).
+FIX_CONTRACT_TOKEN = "check the Ubuntu Pro contract token"
+FIX_ATTACHMENT = (
+    "re-attach the machine with a valid Ubuntu Pro token (juju config ubuntu-advantage token=<token>), "
+    "or pass contract-token=<token>"
+)
+# Where the proxies the requests go through are set (see proxies()).
+PROXY_HINT = (
+    "check the proxy settings: livepatch's http_proxy, https_proxy and no_proxy options "
+    "(when all are empty, the model's proxy settings that Juju hands to the charm)"
+)
+JUJU_PROXY_ENV = {"http": "JUJU_CHARM_HTTP_PROXY", "https": "JUJU_CHARM_HTTPS_PROXY", "no": "JUJU_CHARM_NO_PROXY"}
 
 
 class ContractError(RuntimeError):
@@ -62,6 +79,21 @@ def machine_info(release=None):
     }
 
 
+def proxies(options, environ):
+    """The proxies for contracts requests: the charm's options, else the model's.
+
+    options: validated charm options (http_proxy, https_proxy, no_proxy). When
+    all three are empty, Juju's JUJU_CHARM_HTTP_PROXY, JUJU_CHARM_HTTPS_PROXY
+    and JUJU_CHARM_NO_PROXY (set in every hook and action: reactive-facts §9;
+    the Pro subordinate uses the same ones: real-charms-facts §2).
+    """
+    own = {"http": options.get("http_proxy") or "", "https": options.get("https_proxy") or "",
+           "no": options.get("no_proxy") or ""}
+    if any(own.values()):
+        return own
+    return {key: environ.get(name, "") for key, name in JUJU_PROXY_ENV.items()}
+
+
 def _opener(url, proxies):
     """urllib opener honouring the charm's proxy options (and no_proxy)."""
     proxies = {k: v for k, v in (proxies or {}).items() if v}
@@ -92,7 +124,7 @@ def _reason(body):
     return str(info.get("reason") or data.get("message") or data.get("code") or "")[:200]
 
 
-def _call(opener, request, step, server, timeout, secrets):
+def _call(opener, request, step, server, timeout, secrets, fix_401):
     try:
         with opener.open(request, timeout=timeout) as response:
             body = response.read()
@@ -100,8 +132,7 @@ def _call(opener, request, step, server, timeout, secrets):
         reason = _scrub(_reason(exc.read() or b""), secrets)
         if exc.code == 401:
             raise ContractError(
-                f"the contract server {server} rejected the token (HTTP 401) while {step}: "
-                "check the Ubuntu Pro contract token"
+                f"the contract server {server} rejected the token (HTTP 401) while {step}: {fix_401}"
             ) from None
         if exc.code == 403:
             raise ContractError(
@@ -111,16 +142,18 @@ def _call(opener, request, step, server, timeout, secrets):
         detail = f": {reason}" if reason else ""
         raise ContractError(f"the contract server {server} answered HTTP {exc.code} while {step}{detail}") from None
     except (socket.timeout, TimeoutError):
-        raise ContractError(f"the contract server {server} did not answer within {timeout}s while {step}") from None
+        raise ContractError(
+            f"the contract server {server} did not answer within {timeout}s while {step}: {PROXY_HINT}"
+        ) from None
     except urllib.error.URLError as exc:
         if isinstance(exc.reason, (socket.timeout, TimeoutError)):
             raise ContractError(
-                f"the contract server {server} did not answer within {timeout}s while {step}"
+                f"the contract server {server} did not answer within {timeout}s while {step}: {PROXY_HINT}"
             ) from None
         why = getattr(exc.reason, "strerror", None) or str(exc.reason)
-        raise ContractError(f"cannot reach the contract server {server}: {_scrub(why, secrets)}") from None
+        raise ContractError(f"cannot reach the contract server {server} ({_scrub(why, secrets)}): {PROXY_HINT}") from None
     except OSError as exc:
-        raise ContractError(f"cannot reach the contract server {server}: {exc.strerror or exc}") from None
+        raise ContractError(f"cannot reach the contract server {server} ({exc.strerror or exc}): {PROXY_HINT}") from None
     try:
         data = json.loads(body.decode("utf-8"))
     except ValueError:
@@ -135,7 +168,6 @@ def get_resource_token(contract_token, url, proxies=None, timeout=TIMEOUT, relea
     if not contract_token:
         raise ContractError("no contract token given")
     url = url.rstrip("/")
-    server = url
     opener = _opener(url, proxies)
     secrets = [contract_token]
 
@@ -149,19 +181,31 @@ def get_resource_token(contract_token, url, proxies=None, timeout=TIMEOUT, relea
             "Accept": "application/json",
         },
     )
-    answer = _call(opener, request, _STEP_MACHINE, server, timeout, secrets)
+    answer = _call(opener, request, _STEP_MACHINE, url, timeout, secrets, FIX_CONTRACT_TOKEN)
     machine_token = answer.get("machineToken")
     if not machine_token or not isinstance(machine_token, str):
-        raise ContractError(f"the contract server {server} sent no machineToken while {_STEP_MACHINE}")
+        raise ContractError(f"the contract server {url} sent no machineToken while {_STEP_MACHINE}")
     secrets.append(machine_token)
+    return _resource_token(opener, url, machine_token, MACHINE_ID, timeout, secrets, FIX_CONTRACT_TOKEN)
 
+
+def get_resource_token_for_machine(machine_token, machine_id, url, proxies=None, timeout=TIMEOUT):
+    """An attached machine's token and id -> livepatch-onprem resource token (one GET)."""
+    if not machine_token or not machine_id:
+        raise ContractError("no machine token or machine id given")
+    url = url.rstrip("/")
+    opener = _opener(url, proxies)
+    return _resource_token(opener, url, machine_token, machine_id, timeout, [machine_token], FIX_ATTACHMENT)
+
+
+def _resource_token(opener, url, machine_token, machine_id, timeout, secrets, fix_401):
     request = urllib.request.Request(
-        f"{url}/v1/resources/{RESOURCE}/context/machines/{MACHINE_ID}",
+        f"{url}/v1/resources/{RESOURCE}/context/machines/{quote(machine_id, safe='')}",
         method="GET",
         headers={"Authorization": f"Bearer {machine_token}", "Accept": "application/json"},
     )
-    answer = _call(opener, request, _STEP_RESOURCE, server, timeout, secrets)
+    answer = _call(opener, request, _STEP_RESOURCE, url, timeout, secrets, fix_401)
     resource_token = answer.get("resourceToken")
     if not resource_token or not isinstance(resource_token, str):
-        raise ContractError(f"the contract server {server} sent no resourceToken while {_STEP_RESOURCE}")
+        raise ContractError(f"the contract server {url} sent no resourceToken while {_STEP_RESOURCE}")
     return resource_token

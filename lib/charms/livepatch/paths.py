@@ -3,6 +3,8 @@
 import os
 
 SERVICE = "livepatch"
+ADMIN = "root"  # owns the config and unit files
+ADMIN_GROUP = "root"
 USER = "livepatch"
 GROUP = "livepatch"
 CONFIG_DIR = "/etc/livepatch"

@@ -24,6 +24,10 @@ def restart():
     systemctl("restart", paths.SERVICE)
 
 
+def start():
+    systemctl("start", paths.SERVICE)
+
+
 def stop():
     systemctl("stop", paths.SERVICE)
 

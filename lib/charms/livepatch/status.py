@@ -1,17 +1,8 @@
-"""Unit status: the facts gathered in a hook -> one (state, message), in the
-precedence that docs/charm-README.md documents.
+"""Unit status: the facts gathered in a hook -> one (state, message).
 
-1. blocked      url_template not set / invalid config: <what>
-2. blocked      missing relation: database
-3. waiting      waiting for database / waiting for database (unreachable)
-4. waiting      waiting for the leader to initialise the database (non-leaders, empty db)
-5. blocked      schema upgrade required: run the schema-upgrade action on the leader
-6. blocked      database schema N is newer than this charm's (M): upgrade the charm
-7. blocked      sync_token not set: run the get-resource-token action
-8. maintenance  what the unit is busy with
-9. blocked      livepatch service not running: see journalctl -u livepatch
-10. waiting     service not ready: <why>
-11. active      serving patches on :<port> [(leader)], once the health check passes
+PRECEDENCE lists every status assess() can give, first match wins; <...> marks
+a variable part, [...] an optional one. docs/charm-README.md's status table lists exactly these rows
+in this order (tests/charm/test_charm_status.py compares the two).
 """
 
 from dataclasses import dataclass
@@ -19,14 +10,47 @@ from typing import Optional
 
 from charmhelpers.core import hookenv
 
+PAUSED = "series upgrade in progress: run post-series-upgrade when done"
+URL_TEMPLATE_MISSING = "url_template not set"  # = validation.URL_TEMPLATE_MISSING
+BOTH_DATABASES = "related to PostgreSQL over both db and database: remove the db relation"
+NO_DATABASE = "missing relation: database"
+ROLES_OVER_DB = "psql_roles cannot be granted over db: use the database relation instead"
+WAITING_DATABASE = "waiting for database"
+DATABASE_UNREACHABLE = "waiting for database (unreachable)"
+WAITING_LEADER = "waiting for the leader to initialise the database"
 SCHEMA_UPGRADE = "schema upgrade required: run the schema-upgrade action on the leader"
 SYNC_TOKEN_MISSING = "sync_token not set: run the get-resource-token action"
+SERVICE_DOWN = "livepatch service not running: see journalctl -u livepatch"
+
+PRECEDENCE = (
+    ("blocked", PAUSED),
+    # First on a fresh deployment, as with the legacy charm (real-charms-facts §8): the
+    # action needs neither url_template nor the database.
+    ("blocked", SYNC_TOKEN_MISSING),
+    ("blocked", URL_TEMPLATE_MISSING),
+    ("blocked", "invalid config: <what>"),
+    ("blocked", BOTH_DATABASES),
+    ("blocked", NO_DATABASE),
+    ("blocked", ROLES_OVER_DB),
+    ("waiting", WAITING_DATABASE),
+    ("waiting", DATABASE_UNREACHABLE),
+    ("waiting", WAITING_LEADER),
+    ("blocked", SCHEMA_UPGRADE),
+    ("blocked", "database schema <N> is newer than this charm's (<M>): upgrade the charm"),
+    ("maintenance", "<what the unit is doing>"),
+    ("blocked", SERVICE_DOWN),
+    ("waiting", "service not ready: <why>"),
+    ("active", "serving patches on :<port>[ (leader)]"),
+)
 
 
 @dataclass
 class Facts:
+    paused: bool = False  # between pre- and post-series-upgrade
     config_problem: Optional[str] = None  # InvalidConfig.status_message
-    db_related: bool = False
+    db_related: bool = False  # over db or database
+    db_both: bool = False  # over db and database at once
+    roles_over_db: bool = False  # psql_roles set while related over db
     db_ready: bool = False
     db_error: Optional[str] = None  # the database answered nothing sensible
     schema_current: Optional[int] = None
@@ -42,17 +66,25 @@ class Facts:
 
 
 def assess(facts):
-    """(state, message) for the first problem in precedence order; pure."""
+    """(state, message) for the first problem in PRECEDENCE order; pure."""
+    if facts.paused:
+        return "blocked", PAUSED
+    if facts.sync_enabled and not facts.sync_token_set:
+        return "blocked", SYNC_TOKEN_MISSING
     if facts.config_problem:
         return "blocked", facts.config_problem
+    if facts.db_both:
+        return "blocked", BOTH_DATABASES
     if not facts.db_related:
-        return "blocked", "missing relation: database"
+        return "blocked", NO_DATABASE
+    if facts.roles_over_db:
+        return "blocked", ROLES_OVER_DB
     if not facts.db_ready:
-        return "waiting", "waiting for database"
+        return "waiting", WAITING_DATABASE
     if facts.db_error or facts.schema_current is None:
-        return "waiting", "waiting for database (unreachable)"
+        return "waiting", DATABASE_UNREACHABLE
     if facts.schema_current == 0 and facts.schema_required and not facts.leader:
-        return "waiting", "waiting for the leader to initialise the database"
+        return "waiting", WAITING_LEADER
     if facts.schema_current < (facts.schema_required or 0):
         return "blocked", SCHEMA_UPGRADE
     if facts.schema_current > (facts.schema_required or 0):
@@ -60,12 +92,10 @@ def assess(facts):
             f"database schema {facts.schema_current} is newer than this charm's "
             f"({facts.schema_required}): upgrade the charm"
         )
-    if facts.sync_enabled and not facts.sync_token_set:
-        return "blocked", SYNC_TOKEN_MISSING
     if facts.busy:
         return "maintenance", facts.busy
     if facts.service_active is False:
-        return "blocked", "livepatch service not running: see journalctl -u livepatch"
+        return "blocked", SERVICE_DOWN
     if facts.health_ok is False:
         return "waiting", f"service not ready: {facts.health_reason}"
     suffix = " (leader)" if facts.leader else ""

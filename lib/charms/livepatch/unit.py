@@ -14,7 +14,9 @@ from charmhelpers.core import hookenv
 from charms.reactive.helpers import data_changed
 
 from . import bootstrap, leader, network, paths, render, schema, service, status, system, validation
+from . import website as website_services
 
+PAUSED_FLAG = "livepatch.paused"  # set between pre- and post-series-upgrade
 RESTART_KEY = "livepatch.restart-inputs"
 UNIT_FILE_KEY = "livepatch.unit-file"
 SERVER_DIST = "livepatch-app"
@@ -33,37 +35,49 @@ def install():
     hookenv.application_version_set(server_version())
 
 
-def converge(db, website):
+def converge(db, database, website, paused=False):
     """Bring the unit to what config, relations and leader data ask for -> (state, message).
 
-    db: the pgsql requires endpoint; website: the http provides endpoint.
+    db: the pgsql requires endpoint (legacy); database: the postgresql_client
+    requires endpoint; website: the http provides endpoint. paused: between
+    pre- and post-series-upgrade: nothing is touched, the service stays
+    stopped, and the status says so.
     """
-    facts = status.Facts()
+    facts = status.Facts(paused=paused)
+    if paused:
+        return status.assess(facts)
+    raw = hookenv.config()
+    facts.leader = hookenv.is_leader()
+    resource_token = leader.resource_token()
+    facts.sync_enabled, facts.sync_token_set = _sync_state(raw, resource_token)
     try:
-        settings = validation.validate(hookenv.config())
+        settings = validation.validate(raw)
     except validation.InvalidConfig as exc:
         # The running service (if any) keeps its last good config.
         hookenv.log("config problems: " + "; ".join(exc.problems), hookenv.WARNING)
         facts.config_problem = exc.status_message
         return status.assess(facts)
     facts.port = settings["port"]
-    facts.leader = hookenv.is_leader()
-    facts.sync_enabled = settings["patch_sync_enabled"]
 
-    facts.db_related = _related(db)
+    related = [name for name, endpoint in (("db", db), ("database", database)) if _related(endpoint)]
+    facts.db_related = bool(related)
+    facts.db_both = len(related) > 1
+    # The postgresql charm blocks on roles asked over db (real-charms-facts §5a).
+    facts.roles_over_db = related == ["db"] and bool(settings["psql_roles"])
     if not facts.db_related:
         _stop_if_running()  # without a database there is nothing to serve
         return status.assess(facts)
-    db.set_database(settings["psql_dbname"], settings["psql_roles"].split(","))
-    dsn = db.master
+    if facts.db_both or facts.roles_over_db:
+        # Ask nothing until the operator chose; a running service keeps its database.
+        return status.assess(facts)
+    dsn = _database_dsn(settings, database) if related == ["database"] else _legacy_dsn(settings, db)
     facts.db_ready = bool(dsn)
     if not dsn:
         return status.assess(facts)
 
-    bind = network.bind_address("website")
-    resource_token = leader.resource_token()
-    facts.sync_token_set = bool(settings["sync_token"] or resource_token)
-    config_text, unit_text = _render(settings, dsn, bind, facts.leader, resource_token)
+    addresses = network.endpoint_addresses("website")
+    listen = network.listen_address(addresses.bind, settings["listen_on_all_addresses"])
+    config_text, unit_text = _render(settings, dsn, listen, facts.leader, resource_token)
     _write(settings, config_text, unit_text)
 
     try:
@@ -77,15 +91,43 @@ def converge(db, website):
     restarted = _restart_if_needed(config_text, unit_text)
     network.expose(settings["port"])
     if website is not None and website.relations:
-        website.configure(settings["port"], private_address=bind, hostname=bind)
+        # haproxy reads port and private-address; the ingress address is how it reaches us.
+        services = website_services.haproxy_services(hookenv.local_unit(), addresses.ingress, settings["port"])
+        website.configure(
+            settings["port"], private_address=addresses.ingress, hostname=addresses.ingress, services=services
+        )
 
     if status.needs_service_check(facts):
         facts.service_active = service.is_active()
         if facts.service_active:
             # Right after a restart the server needs a moment to listen.
-            health = service.wait_healthy(bind, settings["port"], timeout=30 if restarted else 3)
+            health = service.wait_healthy(
+                network.local_address(listen), settings["port"], timeout=30 if restarted else 3
+            )
             facts.health_ok, facts.health_reason = health.ok, health.reason
     return status.assess(facts)
+
+
+def _sync_state(raw, resource_token):
+    """(sync on, sync token there), from the two options alone: checked before the rest
+    of the config, so that a fresh unit first asks for the token."""
+    try:
+        options = validation.validate_options(raw, ("patch_sync_enabled", "sync_token"))
+    except validation.InvalidConfig:
+        return False, False  # the config problem is reported instead
+    return options["patch_sync_enabled"], bool(options["sync_token"] or resource_token)
+
+
+def _database_dsn(settings, database):
+    """Ask over database (postgresql_client; the leader asks); the connection string, or None."""
+    database.request(settings["psql_dbname"], roles=settings["psql_roles"])
+    return database.dsn(settings["psql_dbname"])
+
+
+def _legacy_dsn(settings, db):
+    """Ask over db (pgsql; never with roles); the primary's connection string, or None."""
+    db.set_database(settings["psql_dbname"])
+    return db.master
 
 
 def _related(endpoint):
@@ -97,13 +139,13 @@ def _related(endpoint):
     return any(relation.relation_id != broken for relation in endpoint.relations)
 
 
-def _render(settings, dsn, bind, is_leader, resource_token):
+def _render(settings, dsn, listen, is_leader, resource_token):
     charm = hookenv.charm_dir()
     unit_name = hookenv.local_unit()
     config_context = render.config_context(
         settings,
         database_url=dsn,
-        bind_address=bind,
+        bind_address=listen,
         leader=is_leader,
         deployment_id=os.environ.get("JUJU_MODEL_UUID", ""),
         resource_token=resource_token,
@@ -115,15 +157,15 @@ def _render(settings, dsn, bind, is_leader, resource_token):
 
 
 def _write(settings, config_text, unit_text):
-    system.ensure_dir(paths.CONFIG_DIR, "root", paths.GROUP, 0o750)
+    system.ensure_dir(paths.CONFIG_DIR, paths.ADMIN, paths.GROUP, 0o750)
     system.ensure_dir(paths.STATE_DIR, paths.USER, paths.GROUP, 0o750)
     if settings["patchstore"] in ("filesystem", "file"):
         system.ensure_dir(settings["filestore_path"], paths.USER, paths.GROUP, 0o750)
     if settings["patch_cache_on"]:
         system.ensure_dir(paths.CACHE_DIR, paths.USER, paths.GROUP, 0o750)
     # 0640 root:livepatch: the file holds the database password.
-    system.write_file(paths.CONFIG_FILE, config_text, "root", paths.GROUP, 0o640)
-    written = system.write_file(paths.UNIT_FILE, unit_text, "root", "root", 0o644)
+    system.write_file(paths.CONFIG_FILE, config_text, paths.ADMIN, paths.GROUP, 0o640)
+    written = system.write_file(paths.UNIT_FILE, unit_text, paths.ADMIN, paths.ADMIN_GROUP, 0o644)
     # data_changed also covers a hook that died after writing, before the reload.
     if data_changed(UNIT_FILE_KEY, unit_text) or written:
         service.daemon_reload()
@@ -159,9 +201,28 @@ def _stop_if_running():
 
 
 def pause():
-    """Before a series upgrade: stop serving until post-series-upgrade."""
+    """pre-series-upgrade: stop and disable the service until resume() -> (state, message).
+
+    The caller keeps the unit paused (a flag) so that no hook starts it again
+    while the machine's OS is being upgraded.
+    """
     if service.is_active():
         service.stop()
+    if os.path.exists(paths.UNIT_FILE):
+        service.disable()
+    return status.assess(status.Facts(paused=True))
+
+
+def resume():
+    """post-series-upgrade: enable and start the service again, if it was set up.
+
+    The hook's bootstrap has already rebuilt the venv for the new Python
+    (bootstrap.REBUILD_HOOKS); converge() restarts the service on it.
+    """
+    if os.path.exists(paths.UNIT_FILE):
+        service.daemon_reload()
+        service.enable()
+        service.start()
 
 
 def remove():

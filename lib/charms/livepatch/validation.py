@@ -191,6 +191,7 @@ def _auth_users(value):
 OPTIONS = {
     "url_template": _text,  # checked on its own: it has its own status message
     "port": _integer(1, 65535),
+    "listen_on_all_addresses": _boolean,
     "log_level": _choice("debug", "info", "warn", "warning", "error"),
     "concurrency_limit": _integer(1, 10000),
     "burst_limit": _integer(0, 100000),
@@ -222,6 +223,10 @@ OPTIONS = {
     "report_cleanup_row_limit": _integer(1, 10_000_000),
     "blocklist_cache_refresh": _duration,
 }
+
+
+# Options that shape what the charm does and are not passed to the server as they are.
+CHARM_ONLY = frozenset({"listen_on_all_addresses"})
 
 
 def _check_url_template(value):
