@@ -13,6 +13,10 @@
 #    `setup.py bdist_wheel` fails. --upgrade-buildvenv-core-deps gives that venv
 #    current pip and setuptools, which build them in an isolated PEP 517
 #    environment (a warm pip cache of those wheels used to hide this).
+# 3b. Write manifest.yaml with the charm's bases, from metadata.yaml's series:
+#    charm build emits metadata `series` only, while Juju 3.4+ wants `bases`
+#    (and ignores `series` once a manifest is there): real-charms-facts §7.
+#    amd64 only: the wheelhouse carries x86_64 wheels only (step 4).
 # 4. Complete the wheelhouse with BINARY wheels for every Python the charm runs on
 #    (3.10 on 22.04, 3.12 on 24.04, and this machine's), for the hooks
 #    (wheelhouse.txt) and the server (pyproject.toml): units are often
@@ -103,6 +107,24 @@ fi
 CHARM=$WORK/out/livepatch
 WHEELHOUSE=$CHARM/wheelhouse
 [ -f "$CHARM/hooks/install" ] || die "charm build produced no hooks"
+
+# --- 3b. manifest.yaml: bases from metadata.yaml's series ----------------------------
+"$TOOLS/bin/python" - "$CHARM" <<'PY' || die "cannot write manifest.yaml"
+import os, sys, yaml
+charm = sys.argv[1]
+UBUNTU = {"focal": "20.04", "jammy": "22.04", "noble": "24.04"}
+ARCHITECTURES = ["amd64"]  # the wheelhouse holds x86_64 wheels only
+with open(os.path.join(charm, "metadata.yaml")) as handle:
+    series = (yaml.safe_load(handle) or {}).get("series") or []
+unknown = [name for name in series if name not in UBUNTU]
+if not series or unknown:
+    sys.exit(f"build-charm: metadata.yaml series {series}: no Ubuntu version known for {unknown or 'none'}")
+bases = [{"name": "ubuntu", "channel": UBUNTU[name], "architectures": list(ARCHITECTURES)} for name in series]
+with open(os.path.join(charm, "manifest.yaml"), "w") as handle:
+    handle.write("# Written by make build (scripts/build-charm.sh) from metadata.yaml's series:\n"
+                 "# Juju 3.4+ takes the charm's bases from here; charm build writes none.\n")
+    yaml.safe_dump({"bases": bases}, handle, default_flow_style=False, sort_keys=False)
+PY
 
 # --- 4. wheelhouse: binary wheels for every target Python ------------------------
 PLATFORM_ARGS=(--platform manylinux2014_x86_64)

@@ -79,6 +79,23 @@ def test_interface_layers_are_in_the_charm(charm):
     assert os.path.isfile(os.path.join(charm, "hooks", "relations", "postgresql_client", "README.md"))
 
 
+UBUNTU = {"jammy": "22.04", "noble": "24.04"}
+
+
+def test_manifest_bases_match_the_series(charm):
+    """Juju 3.4+ reads the charm's OS from manifest.yaml `bases` and ignores metadata
+    `series` when one is there; charm build writes no manifest (real-charms-facts §7)."""
+    series = read_yaml(charm, "metadata.yaml")["series"]
+    assert series == read_yaml(ROOT, "metadata.yaml")["series"]
+    manifest = read_yaml(charm, "manifest.yaml")
+    assert manifest["bases"] == [{"name": "ubuntu", "channel": UBUNTU[name], "architectures": ["amd64"]}
+                                 for name in series]
+    assert all(isinstance(base["channel"], str) for base in manifest["bases"])  # "22.04", not 22.04
+    with open(os.path.join(charm, "manifest.yaml")) as handle:
+        assert "&" not in handle.read()  # no YAML anchors/aliases: plain for any reader
+    # amd64 is all the wheelhouse carries (test_wheelhouse_is_binary_wheels_for_each_target_python)
+
+
 def test_charm_ships_the_server_but_no_development_files(charm):
     assert os.path.isfile(os.path.join(charm, "pyproject.toml"))
     assert os.path.isfile(os.path.join(charm, "livepatch_app", "cli.py"))
