@@ -239,6 +239,10 @@ class FakeJuju:
         self.state_file = os.path.join(folder, "juju-state.json")
         monkeypatch.setenv("FAKE_JUJU_STATE", self.state_file)
         self._save()
+        # What this test registers (hookenv.Config adds an atexit save) stays in this test.
+        atstart, atexit = _reactive_registrations()
+        monkeypatch.setattr(hookenv, "_atstart", list(atstart))
+        monkeypatch.setattr(hookenv, "_atexit", list(atexit))
         self._monkeypatch = monkeypatch
 
     def run_hook(self, name, relation_id=None, remote_unit=None):
@@ -289,14 +293,18 @@ class FakeJuju:
 _REGISTRATIONS = []
 
 
-def _reactive_registrations():
-    """charms.reactive's atstart/atexit work (endpoints, automatic flags), as registered at
-    import; taken before any main() of this process consumed them."""
-    if not _REGISTRATIONS:
-        import charms.reactive  # noqa: F401  (registers them)
-        from charmhelpers.core import hookenv
+def remember_reactive_registrations():
+    """Keep charms.reactive's atstart/atexit work (endpoints, automatic flags), as it registers
+    it at import; conftest calls this once, before any test (or main()) adds or consumes any."""
+    import charms.reactive  # noqa: F401  (registers them)
+    from charmhelpers.core import hookenv
 
+    if not _REGISTRATIONS:
         _REGISTRATIONS.extend([list(hookenv._atstart), list(hookenv._atexit)])
+
+
+def _reactive_registrations():
+    assert _REGISTRATIONS, "conftest calls remember_reactive_registrations() first"
     return _REGISTRATIONS
 
 

@@ -13,13 +13,15 @@ from unittest import mock
 
 import pytest
 
-from charmtest import ROOT, Contracts, FakeJuju, Machine
+from charmtest import ROOT, Contracts, FakeJuju, Machine, remember_reactive_registrations
 
 sys.path.insert(0, os.path.join(ROOT, "lib"))
 
 mock.patch("charmhelpers.osplatform.get_platform", return_value="ubuntu").start()
 
 from charmhelpers.core import unitdata  # noqa: E402
+
+remember_reactive_registrations()
 
 
 @pytest.fixture(autouse=True)

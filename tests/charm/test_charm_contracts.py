@@ -192,3 +192,17 @@ def test_unreadable_machine_token_file(tmp_path):
     os.mkdir(token_file)  # unreadable as a file, for root too
     with pytest.raises(pro.ProStateError, match="cannot read .*machine-token.json: Is a directory"):
         pro.attachment(token_file, conf_file)
+
+
+def test_credentials_in_the_server_url_are_never_shown():
+    assert contracts.shown("https://user:pa55@contracts.example:8443/x") == "https://contracts.example:8443/x"
+    assert contracts.shown("https://contracts.example") == "https://contracts.example"
+    with pytest.raises(contracts.ContractError) as caught:
+        contracts.get_resource_token_for_machine("t", "m", f"http://user:pa55@127.0.0.1:{closed_port()}", timeout=5)
+    assert "pa55" not in str(caught.value) and "http://127.0.0.1:" in str(caught.value)
+
+
+def closed_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -110,6 +110,7 @@ def get_resource_token():
         raise ActionError(str(exc)) from None
     # Leader data reaches every unit, also units added later: one run is enough.
     leader.store_resource_token(token)
+    server = contracts.shown(server)
     result = (
         f"resource token from {server}, got with {_SOURCE_WORDS[source]}, stored in leader data: "
         "every unit uses it as its sync token"

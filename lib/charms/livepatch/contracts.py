@@ -106,6 +106,14 @@ def _opener(url, proxies):
     return urllib.request.build_opener(urllib.request.ProxyHandler(proxies))
 
 
+def shown(url):
+    """The URL as messages and results show it: without any user:password@."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+
+
 def _scrub(text, secrets):
     for secret in secrets:
         if secret:
@@ -181,10 +189,10 @@ def get_resource_token(contract_token, url, proxies=None, timeout=TIMEOUT, relea
             "Accept": "application/json",
         },
     )
-    answer = _call(opener, request, _STEP_MACHINE, url, timeout, secrets, FIX_CONTRACT_TOKEN)
+    answer = _call(opener, request, _STEP_MACHINE, shown(url), timeout, secrets, FIX_CONTRACT_TOKEN)
     machine_token = answer.get("machineToken")
     if not machine_token or not isinstance(machine_token, str):
-        raise ContractError(f"the contract server {url} sent no machineToken while {_STEP_MACHINE}")
+        raise ContractError(f"the contract server {shown(url)} sent no machineToken while {_STEP_MACHINE}")
     secrets.append(machine_token)
     return _resource_token(opener, url, machine_token, MACHINE_ID, timeout, secrets, FIX_CONTRACT_TOKEN)
 
@@ -204,8 +212,8 @@ def _resource_token(opener, url, machine_token, machine_id, timeout, secrets, fi
         method="GET",
         headers={"Authorization": f"Bearer {machine_token}", "Accept": "application/json"},
     )
-    answer = _call(opener, request, _STEP_RESOURCE, url, timeout, secrets, fix_401)
+    answer = _call(opener, request, _STEP_RESOURCE, shown(url), timeout, secrets, fix_401)
     resource_token = answer.get("resourceToken")
     if not resource_token or not isinstance(resource_token, str):
-        raise ContractError(f"the contract server {url} sent no resourceToken while {_STEP_RESOURCE}")
+        raise ContractError(f"the contract server {shown(url)} sent no resourceToken while {_STEP_RESOURCE}")
     return resource_token
