@@ -566,6 +566,7 @@ def status_document(st):
             "id": rel["id"], "interface": rel["endpoints"][0]["interface"],
             "provider": "%s:%s" % (rel["endpoints"][0]["app"], rel["endpoints"][0]["endpoint"]),
             "requirer": "%s:%s" % (rel["endpoints"][1]["app"], rel["endpoints"][1]["endpoint"]),
+            "scope": "container" if rel.get("container") else "global",
             "status": "dying" if rel["dying"] else "joined"})
     return {
         "model": {"name": st["name"], "type": "iaas", "controller": "jujusim",
@@ -616,8 +617,9 @@ def cmd_status(model, args):
                 print("%-30s %-30s %-14s %s" % (rel["endpoints"][0], rel["endpoints"][0],
                                                 rel["interface"], "peer"))
             else:
-                print("%-30s %-30s %-14s %s" % (rel["provider"], rel["requirer"],
-                                                rel["interface"], "regular"))
+                print("%-30s %-30s %-14s %s" % (
+                    rel["provider"], rel["requirer"], rel["interface"],
+                    "subordinate" if rel.get("scope") == "container" else "regular"))
 
 
 def cmd_show_unit(model, args):
