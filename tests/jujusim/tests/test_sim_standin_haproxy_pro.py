@@ -114,6 +114,23 @@ def test_operator_config_wins_over_the_units(sim):
     assert seen_through(sim, 8082) == {"web/0", "web/1"}
 
 
+def test_invalid_configuration_is_not_loaded(sim):
+    before = cfg(sim)
+    sim.run("config", "haproxy", "services=%s" % yaml.safe_dump([{
+        "service_name": "livepatch", "service_host": "0.0.0.0", "service_port": 8082,
+        "service_options": ["no-such-keyword 1"]}]))
+    sim.wait()
+    status = sim.unit("haproxy/0")["workload-status"]
+    assert status["current"] == "blocked"
+    assert status["message"].startswith("invalid haproxy configuration")
+    assert cfg(sim) == before and seen_through(sim, 8082) == {"web/0", "web/1"}
+    sim.run("config", "haproxy", "services=%s" % yaml.safe_dump([{
+        "service_name": "livepatch", "service_host": "0.0.0.0", "service_port": 8082,
+        "service_options": ["balance roundrobin"], "server_options": "check"}]))
+    sim.wait()
+    assert sim.unit("haproxy/0")["workload-status"]["current"] == "active"
+
+
 def test_unknown_service_name_skips_the_unit(sim):
     sim.run("config", "web", "website_services=", "website_service_name=nosuch")
     sim.wait()
