@@ -17,7 +17,7 @@ import yaml
 from . import controller, ops
 from .charmmeta import check_option_value, load_charm, parse_option, standin_dir
 from .model import (DEFAULT_PRIVATE_PATHS, JUJU_VERSION, SERIES_VERSIONS, Model, SimError,
-                    agent_tag, copy_charm, juju_major, now, unit_app)
+                    agent_tag, copy_charm, now, unit_app)
 
 STATUS_PRIORITY = ["error", "blocked", "maintenance", "waiting", "active", "unknown"]
 
