@@ -31,6 +31,11 @@ def load_charm(charm_dir):
                 raise SimError("%s: endpoint %s has no interface" % (meta["name"], name))
             endpoints[name] = {"role": role, "interface": spec["interface"],
                                "scope": spec.get("scope", "global")}
+    if "juju-info" not in endpoints:
+        # Juju gives every charm an implicit `juju-info` provides endpoint: what a
+        # subordinate's juju-info requires endpoint relates to
+        endpoints["juju-info"] = {"role": "provides", "interface": "juju-info",
+                                  "scope": "global", "implicit": True}
     config = _load_yaml(os.path.join(charm_dir, "config.yaml")) or {}
     options = {}
     for key, spec in (config.get("options") or {}).items():
@@ -52,17 +57,52 @@ def load_charm(charm_dir):
     }
 
 
-def standin_dir(name):
-    """The stand-in charm for a charm name ('haproxy', 'cs:haproxy-61', 'ch:postgresql')."""
+def standin_dir(name, channel=None):
+    """The stand-in charm for a charm name ('haproxy', 'cs:haproxy-61', 'ch:postgresql').
+
+    A channel ('16/edge') picks a variant of the stand-in for that track when there
+    is one (charms/<name>@<track>, e.g. postgresql@16); the plain folder is the
+    default track. A track the stand-in has no variant for is an error, like a
+    channel the store does not have."""
     base = name.split(":")[-1].rsplit("/", 1)[-1]
     candidates = [base]
     if "-" in base and base.rsplit("-", 1)[1].isdigit():
         candidates.append(base.rsplit("-", 1)[0])
     for cand in candidates:
         path = os.path.join(STANDIN_DIR, cand)
-        if os.path.exists(os.path.join(path, "metadata.yaml")):
+        if not os.path.exists(os.path.join(path, "metadata.yaml")):
+            continue
+        if not channel:
             return path
+        track = str(channel).split("/")[0]
+        variant = os.path.join(STANDIN_DIR, "%s@%s" % (cand, track))
+        if os.path.exists(os.path.join(variant, "metadata.yaml")):
+            return variant
+        default = _default_track(path)
+        if default is None or track in ("latest", default):
+            return path
+        raise SimError('stand-in "%s" has no track "%s" (tracks: %s)' % (
+            cand, track, ", ".join(standin_tracks(cand))))
     return None
+
+
+def _default_track(path):
+    try:
+        with open(os.path.join(path, "TRACK")) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def standin_tracks(name):
+    tracks = []
+    default = _default_track(os.path.join(STANDIN_DIR, name))
+    if default:
+        tracks.append(default)
+    for entry in sorted(os.listdir(STANDIN_DIR)):
+        if entry.startswith(name + "@"):
+            tracks.append(entry.split("@", 1)[1])
+    return tracks
 
 
 def _option_type(options, key):

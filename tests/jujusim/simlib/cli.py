@@ -16,7 +16,8 @@ import yaml
 
 from . import controller, ops
 from .charmmeta import check_option_value, load_charm, parse_option, standin_dir
-from .model import DEFAULT_PRIVATE_PATHS, Model, SimError, agent_tag, copy_charm, now, unit_app
+from .model import (DEFAULT_PRIVATE_PATHS, JUJU_VERSION, SERIES_VERSIONS, Model, SimError,
+                    agent_tag, copy_charm, now, unit_app)
 
 STATUS_PRIORITY = ["error", "blocked", "maintenance", "waiting", "active", "unknown"]
 
@@ -28,9 +29,14 @@ def out_json(data):
 # --------------------------------------------------------------------------
 # model creation
 
-def init_model(model, subnet="127.0.1", parallel=1, hook_timeout=600, private_paths=None):
+def init_model(model, subnet="127.0.1", parallel=1, hook_timeout=600, private_paths=None,
+               juju_version=JUJU_VERSION, ingress_offset=0):
     if not re.match(r"^127\.\d{1,3}\.\d{1,3}$", subnet):
         raise SimError('--subnet must look like "127.0.1" (a loopback /24), got "%s"' % subnet)
+    if not re.match(r"^[23]\.\d+(\.\d+)?$", juju_version or ""):
+        raise SimError('--juju-version must be a Juju 2.x or 3.x version such as 2.9.49 or '
+                       '3.4.5, got "%s"' % juju_version)
+    ops.check_ingress_offset(ingress_offset)
     paths = list(DEFAULT_PRIVATE_PATHS)
     for p in private_paths or []:
         if not p.startswith("/") or p.rstrip("/") in ("", "/etc", "/var", "/usr", "/tmp"):
@@ -42,12 +48,17 @@ def init_model(model, subnet="127.0.1", parallel=1, hook_timeout=600, private_pa
             raise SimError("the model dir %s is inside %s, which units mount privately" % (
                 model.path, p))
     name = re.sub(r"[^a-z0-9-]", "-", os.path.basename(model.path).lower()).strip("-") or "sim"
-    st = ops.new_state(name, subnet, paths, hook_timeout, "", None)
+    st = ops.new_state(name, subnet, paths, hook_timeout, "", None, juju_version=juju_version,
+                       ingress_offset=ingress_offset)
     st["parallel"] = parallel
     model.create(st)
     with model.locked() as st:
         controller.init_host(model, st)
     return st
+
+
+def version_tuple(version):
+    return tuple(int(x) for x in re.findall(r"\d+", str(version))[:3])
 
 
 def ensure_model(model):
@@ -67,12 +78,12 @@ def snapshot_charm(model, app, src, rev):
     return dest
 
 
-def resolve_charm_path(spec, base_dir=None):
+def resolve_charm_path(spec, base_dir=None, channel=None):
     if os.path.isdir(spec):
         return os.path.abspath(spec)
     if base_dir and os.path.isdir(os.path.join(base_dir, spec)):
         return os.path.abspath(os.path.join(base_dir, spec))
-    standin = standin_dir(spec)
+    standin = standin_dir(spec, channel)
     if standin:
         return standin
     raise SimError('charm "%s" not found: not a directory and no stand-in of that name' % spec)
@@ -131,7 +142,8 @@ def parse_config_args(options, items, app):
     return values
 
 
-def deploy_one(model, st, app, path, config_values, num_units):
+def deploy_one(model, st, app, path, config_values, num_units, ingress_offset=None,
+               channel=None):
     charm = load_charm(path)
     app = app or charm["name"]
     if app in st["applications"]:
@@ -143,7 +155,8 @@ def deploy_one(model, st, app, path, config_values, num_units):
             config_values["pg_bin_dir"] = model_pg_bin_dir(model, detected)
     src = snapshot_charm(model, app, path, 0)
     charm["origin"] = path
-    ops.deploy(st, app, charm, src, config_values, num_units)
+    ops.deploy(st, app, charm, src, config_values, num_units, ingress_offset=ingress_offset,
+               channel=channel)
     return app
 
 
@@ -151,8 +164,9 @@ def deploy_one(model, st, app, path, config_values, num_units):
 # verbs
 
 def cmd_init(model, args):
-    init_model(model, args.subnet, args.parallel, args.hook_timeout, args.private_path)
-    print("model %s created" % model.path)
+    init_model(model, args.subnet, args.parallel, args.hook_timeout, args.private_path,
+               args.juju_version, args.ingress_offset)
+    print("model %s created (Juju %s)" % (model.path, args.juju_version))
 
 
 def cmd_deploy(model, args):
@@ -162,15 +176,24 @@ def cmd_deploy(model, args):
         return deploy_bundle(model, args)
     if args.charm_override:
         raise SimError("--charm APP=DIR is for bundles")
-    path = resolve_charm_path(target)
+    path = resolve_charm_path(target, channel=args.channel)
     charm = load_charm(path)
     app = args.app or charm["name"]
     values = parse_config_args(charm["options"], args.config, app)
+    num = 1 if args.num_units is None else args.num_units
     with model.locked() as st:
-        deploy_one(model, st, app, path, values, args.num_units)
+        if charm["subordinate"]:
+            # Juju 2.9 refuses units for a subordinate; Juju >= 3.3's CLI ignores -n
+            # (real-charms-facts.md section 7)
+            if args.num_units is not None and version_tuple(st["juju_version"]) >= (3, 3):
+                sys.stderr.write("WARNING -n is ignored: %s is a subordinate\n" % app)
+                num = 0
+            elif args.num_units is None:
+                num = 0
+        deploy_one(model, st, app, path, values, num, ingress_offset=args.ingress_offset,
+                   channel=args.channel)
     controller.ensure_controller(model)
-    print('Deployed "%s" from %s (%d unit%s)' % (app, path, args.num_units,
-                                                 "" if args.num_units == 1 else "s"))
+    print('Deployed "%s" from %s (%d unit%s)' % (app, path, num, "" if num == 1 else "s"))
 
 
 def deploy_bundle(model, args):
@@ -192,29 +215,40 @@ def deploy_bundle(model, args):
     for app, spec in apps.items():
         spec = spec or {}
         charm_ref = str(spec.get("charm", app))
+        channel = spec.get("channel")
         if app in overrides:
             path = overrides[app]
             if not os.path.isdir(path):
                 raise SimError("--charm %s=%s: no such directory" % (app, path))
         else:
-            path = standin_dir(charm_ref) or standin_dir(app)
+            path = standin_dir(charm_ref, channel) or standin_dir(app, channel)
             if path is None:
                 path = resolve_charm_path(charm_ref, base)
         charm = load_charm(path)
         values = {}
         for key, value in (spec.get("options") or {}).items():
             values[key] = check_option_value(charm["options"], key, value)
-        num = spec.get("num_units", spec.get("scale", 1))
-        plan.append((app, path, values, int(num)))
+        if charm["subordinate"]:
+            # a bundle's subordinate has no num_units and no placement (facts section 7)
+            if spec.get("to"):
+                raise SimError('cannot deploy bundle: application "%s": application is a '
+                               'subordinate (it cannot be placed with "to")' % app)
+            if spec.get("num_units", spec.get("scale", 0)):
+                raise SimError('cannot deploy bundle: application "%s": subordinate '
+                               'application must be deployed without units' % app)
+            num = 0
+        else:
+            num = spec.get("num_units", spec.get("scale", 1))
+        plan.append((app, path, values, int(num), channel))
     with model.locked() as st:
-        for app, path, values, num in plan:
-            deploy_one(model, st, app, path, values, num)
+        for app, path, values, num, channel in plan:
+            deploy_one(model, st, app, path, values, num, channel=channel)
         for pair in bundle.get("relations") or []:
             if isinstance(pair, str):
                 pair = pair.split()
             ops.relate(st, pair[0], pair[1])
     controller.ensure_controller(model)
-    for app, path, values, num in plan:
+    for app, path, values, num, channel in plan:
         print('Deployed "%s" from %s (%d unit%s)' % (app, path, num, "" if num == 1 else "s"))
 
 
@@ -228,7 +262,7 @@ def cmd_add_unit(model, args):
 def cmd_remove_unit(model, args):
     with model.locked() as st:
         for unit in args.units:
-            ops.remove_unit(st, ops.resolve_unit(st, unit))
+            ops.remove_unit(st, ops.resolve_unit(st, unit), subordinate_ok=False)
     controller.ensure_controller(model)
     print("Removing %s" % ", ".join(args.units))
 
@@ -443,13 +477,23 @@ def unit_status_view(st, unit):
                         "since": u["agent"]["since"], "version": st["juju_version"]},
         "leader": st["applications"][app]["leader"] == unit,
         "machine": u["machine"],
-        "public-address": u["address"],
+        "public-address": u.get("ingress") or u["address"],
         "private-address": u["address"],
     }
+    if u.get("ingress") and u["ingress"] != u["address"]:
+        view["ingress-address"] = u["ingress"]
     if u["ports"]:
         view["open-ports"] = list(u["ports"])
     if u["dying"]:
         view["life"] = "dying"
+    if u.get("series_lock") or u.get("series_upgrade"):
+        view["upgrading-from"] = (u.get("series_upgrade") or {}).get("from", u.get("series"))
+    subs = {}
+    for other, d in sorted(st["units"].items()):
+        if d.get("principal") == unit:
+            subs[other] = unit_status_view(st, other)
+    if subs:
+        view["subordinates"] = subs
     return view
 
 
@@ -458,14 +502,23 @@ def status_document(st):
     machines = {}
     for app, a in sorted(st["applications"].items()):
         units = {}
+        subordinate = bool(a["charm"].get("subordinate"))
         for unit in a["units"]:
             if unit in st["units"]:
                 units[unit] = unit_status_view(st, unit)
                 u = st["units"][unit]
+                if subordinate:
+                    continue
+                addresses = [u["address"]]
+                if u.get("ingress") and u["ingress"] != u["address"]:
+                    addresses.append(u["ingress"])
                 machines[u["machine"]] = {
-                    "juju-status": {"current": "started"}, "dns-name": u["address"],
-                    "ip-addresses": [u["address"]], "instance-id": "jujusim-%s" % u["machine"],
-                    "series": "jammy", "hostname": "juju-%s-%s" % (st["name"], u["machine"])}
+                    "juju-status": {"current": "started"}, "dns-name": addresses[-1],
+                    "ip-addresses": addresses, "instance-id": "jujusim-%s" % u["machine"],
+                    "series": u.get("series", "jammy"),
+                    "base": {"name": "ubuntu", "channel": SERIES_VERSIONS.get(
+                        u.get("series", "jammy"), "")},
+                    "hostname": "juju-%s-%s" % (st["name"], u["machine"])}
         if a["status"]:
             app_status = {"current": a["status"]["status"], "message": a["status"]["message"],
                           "since": a["status"]["since"]}
@@ -493,8 +546,15 @@ def status_document(st):
             "application-status": app_status,
             "version": a["version"],
             "relations": {k: sorted(v) for k, v in relations.items()},
-            "units": units,
         }
+        if subordinate:
+            # Juju's shape: a subordinate's units are listed under their principals
+            apps[app]["subordinate-to"] = sorted({
+                ops.rel_remote_app(r, app) for r in ops.relations_of_app(st, app)
+                if r.get("container") and not r["dying"]
+                and not ops.is_subordinate(st, ops.rel_remote_app(r, app))})
+        else:
+            apps[app]["units"] = units
     relations = []
     for rel in sorted(st["relations"].values(), key=lambda r: r["id"]):
         if rel["peer"]:
@@ -506,6 +566,7 @@ def status_document(st):
             "id": rel["id"], "interface": rel["endpoints"][0]["interface"],
             "provider": "%s:%s" % (rel["endpoints"][0]["app"], rel["endpoints"][0]["endpoint"]),
             "requirer": "%s:%s" % (rel["endpoints"][1]["app"], rel["endpoints"][1]["endpoint"]),
+            "scope": "container" if rel.get("container") else "global",
             "status": "dying" if rel["dying"] else "joined"})
     return {
         "model": {"name": st["name"], "type": "iaas", "controller": "jujusim",
@@ -536,13 +597,18 @@ def cmd_status(model, args):
     print()
     print("%-22s %-12s %-12s %-14s %-12s %s" % ("Unit", "Workload", "Agent", "Address", "Ports",
                                                  "Message"))
+    def line(unit, u, indent=""):
+        name = indent + unit + ("*" if u["leader"] else "")
+        print("%-22s %-12s %-12s %-14s %-12s %s" % (
+            name, u["workload-status"]["current"], u["juju-status"]["current"],
+            u["public-address"], ",".join(u.get("open-ports", [])),
+            u["workload-status"]["message"]))
+
     for app, a in doc["applications"].items():
-        for unit, u in a["units"].items():
-            name = unit + ("*" if u["leader"] else "")
-            print("%-22s %-12s %-12s %-14s %-12s %s" % (
-                name, u["workload-status"]["current"], u["juju-status"]["current"],
-                u["public-address"], ",".join(u.get("open-ports", [])),
-                u["workload-status"]["message"]))
+        for unit, u in a.get("units", {}).items():
+            line(unit, u)
+            for sub, su in u.get("subordinates", {}).items():
+                line(sub, su, "  ")
     if doc["relations"]:
         print()
         print("%-30s %-30s %-14s %s" % ("Provider", "Requirer", "Interface", "Type"))
@@ -551,8 +617,9 @@ def cmd_status(model, args):
                 print("%-30s %-30s %-14s %s" % (rel["endpoints"][0], rel["endpoints"][0],
                                                 rel["interface"], "peer"))
             else:
-                print("%-30s %-30s %-14s %s" % (rel["provider"], rel["requirer"],
-                                                rel["interface"], "regular"))
+                print("%-30s %-30s %-14s %s" % (
+                    rel["provider"], rel["requirer"], rel["interface"],
+                    "subordinate" if rel.get("scope") == "container" else "regular"))
 
 
 def cmd_show_unit(model, args):
@@ -561,7 +628,9 @@ def cmd_show_unit(model, args):
     app = unit_app(unit)
     view = unit_status_view(st, unit)
     info = []
-    for rel in sorted(ops.relations_of_app(st, app), key=lambda r: r["id"]):
+    if st["units"][unit].get("principal"):
+        view["principal"] = st["units"][unit]["principal"]
+    for rel in sorted(ops.relations_of_unit(st, unit), key=lambda r: r["id"]):
         side = ops.rel_side(rel, app)
         remote_app = ops.rel_remote_app(rel, app)
         remote_side = rel["endpoints"][0] if rel["peer"] else [
@@ -587,12 +656,19 @@ def cmd_show_unit(model, args):
 
 
 def is_idle(st):
+    """No event can run: queues are empty, or held by a failed hook or by a series
+    upgrade's prepare step (those wait for `resolved` / `upgrade-series complete`)."""
     for u in st["units"].values():
         if u["running"]:
             return False
         for ev in u["queue"]:
-            if not u["error"] or ev["kind"] in ("action", "exec"):
+            if ev["kind"] in ("action", "exec"):
                 return False
+            if u["error"]:
+                continue
+            if u.get("series_lock") and ev.get("hook") != "post-series-upgrade":
+                continue
+            return False
     return True
 
 
@@ -677,6 +753,51 @@ def cmd_run_hook(model, args):
     controller.ensure_controller(model)
 
 
+def _series_arg(value):
+    if not value:
+        raise SimError("prepare needs the series to upgrade to (e.g. noble or ubuntu@24.04)")
+    if value.startswith("ubuntu@"):
+        version = value.split("@", 1)[1]
+        for series, v in SERIES_VERSIONS.items():
+            if v == version:
+                return series
+        raise SimError('base "%s" not supported (known: %s)' % (value, ", ".join(
+            "ubuntu@" + v for v in SERIES_VERSIONS.values())))
+    if value not in SERIES_VERSIONS:
+        raise SimError('series "%s" not supported (known: %s)' % (value, ", ".join(
+            SERIES_VERSIONS)))
+    return value
+
+
+def cmd_upgrade_series(model, args):
+    """Juju 2.9's `upgrade-series MACHINE prepare SERIES` / `complete` (Juju 3:
+    `upgrade-machine MACHINE prepare BASE`): prepare runs pre-series-upgrade on the
+    machine's units (subordinates first) and then holds their other hooks; complete
+    switches the machine's /etc/os-release to the new series and runs
+    post-series-upgrade first."""
+    with model.locked() as st:
+        if "/" in args.machine:
+            unit = ops.resolve_unit(st, args.machine)
+        else:
+            found = [u for u, d in st["units"].items()
+                     if d["machine"] == args.machine and not d.get("principal")]
+            if not found:
+                raise SimError('machine "%s" not found' % args.machine)
+            unit = found[0]
+        if args.step == "prepare":
+            units = ops.upgrade_series_prepare(st, unit, _series_arg(args.series))
+        else:
+            units = ops.upgrade_series_complete(st, unit)
+            for u in units:
+                if os.path.exists(os.path.join(model.unit_dir(u), "mounts.json")):
+                    controller.write_mounts(model, st, u)
+        machine = st["units"][unit]["machine"]
+    controller.ensure_controller(model)
+    print("machine-%s: %s queued on %s" % (
+        machine, "pre-series-upgrade" if args.step == "prepare" else "post-series-upgrade",
+        ", ".join(units)))
+
+
 def cmd_resolved(model, args):
     with model.locked() as st:
         ops.resolve(st, ops.resolve_unit(st, args.unit), retry=not args.no_retry)
@@ -743,15 +864,23 @@ def build_parser():
     s.add_argument("--hook-timeout", type=int, default=600)
     s.add_argument("--private-path", action="append", default=[],
                    help="another path to make private to each unit")
+    s.add_argument("--juju-version", default=JUJU_VERSION,
+                   help="the Juju the units' agents are (2.9.x, or 3.x: secrets)")
+    s.add_argument("--ingress-offset", type=int, default=0,
+                   help="machine N's ingress address is SUBNET.(N+1+K), not its own "
+                        "SUBNET.(N+1) (0: the same)")
     s.set_defaults(fn=cmd_init)
 
     s = sub.add_parser("deploy", help="deploy a charm dir / stand-in name, or a bundle")
     s.add_argument("charm")
     s.add_argument("app", nargs="?")
-    s.add_argument("-n", "--num-units", type=int, default=1)
+    s.add_argument("-n", "--num-units", type=int, default=None)
     s.add_argument("--config", action="append", default=[], help="key=value or a YAML file")
     s.add_argument("--charm", dest="charm_override", action="append", default=[],
                    help="bundles: APP=DIR uses DIR for APP")
+    s.add_argument("--channel", help="a stand-in's track, e.g. postgresql --channel 16/edge")
+    s.add_argument("--ingress-offset", type=int, default=None,
+                   help="this application's machines get ingress address SUBNET.(N+1+K)")
     s.set_defaults(fn=cmd_deploy)
 
     s = sub.add_parser("add-unit")
@@ -836,6 +965,17 @@ def build_parser():
     s.add_argument("-r", "--relation")
     s.add_argument("--remote-unit")
     s.set_defaults(fn=cmd_run_hook)
+
+    for name in ("upgrade-series", "upgrade-machine"):
+        s = sub.add_parser(name, help="prepare|complete a series upgrade of a machine (its "
+                                      "units: pre-/post-series-upgrade)")
+        s.add_argument("machine", help="machine id, or a unit on it")
+        s.add_argument("step", choices=["prepare", "complete"])
+        s.add_argument("series", nargs="?", help="prepare: the new series (noble) or base "
+                                                 "(ubuntu@24.04)")
+        s.add_argument("-y", "--yes", action="store_true", help="accepted for Juju compatibility")
+        s.add_argument("--force", action="store_true", help="accepted for Juju compatibility")
+        s.set_defaults(fn=cmd_upgrade_series)
 
     s = sub.add_parser("resolved")
     s.add_argument("unit")

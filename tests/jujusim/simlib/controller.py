@@ -26,15 +26,16 @@ import ctypes
 import json
 import os
 import shlex
+import shutil
 import signal
 import socketserver
 import subprocess
 import sys
 import threading
 import time
+import uuid
 
-from . import hooktools, ops
-from .hooktools import TOOLS
+from . import hooktools, ingress, ops
 from .model import (SIMLIB_DIR, SIM_DIR, STANDARD_PATH, SimError, agent_tag, charm_dir_in_unit,
                     charm_files, copy_charm, now, unit_app, unit_tag, write_json_atomic)
 from .systemd import pid_alive
@@ -44,25 +45,36 @@ NSEXEC = os.path.join(SIMLIB_DIR, "nsexec.py")
 JUJUSIM = os.path.join(SIM_DIR, "jujusim")
 OUTPUT_LIMIT = 256 * 1024
 
-OS_RELEASE = """PRETTY_NAME="Ubuntu 22.04.4 LTS"
+RELEASES = {   # series -> (VERSION_ID, VERSION, codename's adjective + animal)
+    "focal": ("20.04", "20.04.6 LTS", "Focal Fossa"),
+    "jammy": ("22.04", "22.04.4 LTS", "Jammy Jellyfish"),
+    "noble": ("24.04", "24.04 LTS", "Noble Numbat"),
+}
+
+
+def os_release(series):
+    vid, version, name = RELEASES[series]
+    return """PRETTY_NAME="Ubuntu {version}"
 NAME="Ubuntu"
-VERSION_ID="22.04"
-VERSION="22.04.4 LTS (Jammy Jellyfish)"
-VERSION_CODENAME=jammy
+VERSION_ID="{vid}"
+VERSION="{version} ({name})"
+VERSION_CODENAME={series}
 ID=ubuntu
 ID_LIKE=debian
 HOME_URL="https://www.ubuntu.com/"
 SUPPORT_URL="https://help.ubuntu.com/"
 BUG_REPORT_URL="https://bugs.launchpad.net/ubuntu/"
-UBUNTU_CODENAME=jammy
-"""
+UBUNTU_CODENAME={series}
+""".format(version=version, vid=vid, name=name, series=series)
 
-LSB_RELEASE = """DISTRIB_ID=Ubuntu
-DISTRIB_RELEASE=22.04
-DISTRIB_CODENAME=jammy
-DISTRIB_DESCRIPTION="Ubuntu 22.04.4 LTS"
-"""
 
+def lsb_release(series):
+    vid, version, _ = RELEASES[series]
+    return """DISTRIB_ID=Ubuntu
+DISTRIB_RELEASE={vid}
+DISTRIB_CODENAME={series}
+DISTRIB_DESCRIPTION="Ubuntu {version}"
+""".format(vid=vid, series=series, version=version)
 
 # The hook tools' client, like Juju's jujuc: asks the controller over TCP (fast: no
 # python start per call), else runs the tool itself with python. Calls that name
@@ -176,10 +188,11 @@ def init_host(model, st):
     outside the model dir is created: see unit_filesystem()."""
     sysdir = os.path.join(model.path, "sys")
     os.makedirs(sysdir, exist_ok=True)
-    with open(os.path.join(sysdir, "os-release"), "w") as f:
-        f.write(OS_RELEASE)
-    with open(os.path.join(sysdir, "lsb-release"), "w") as f:
-        f.write(LSB_RELEASE)
+    for series in RELEASES:
+        with open(os.path.join(sysdir, "os-release-" + series), "w") as f:
+            f.write(os_release(series))
+        with open(os.path.join(sysdir, "lsb-release-" + series), "w") as f:
+            f.write(lsb_release(series))
     base = find_cgroup_root()
     if base:
         cg = os.path.join(base, "jujusim-" + st["uuid"][:12])
@@ -206,21 +219,36 @@ def unit_cgroup(st, unit):
     return os.path.join(st["cgroup"], unit_tag(unit)) if st.get("cgroup") else None
 
 
+def machine_unit(st, unit):
+    """The unit whose folders are the machine's: the principal of a subordinate."""
+    return st["units"][unit].get("principal") or unit
+
+
+# what a subordinate unit shares with its principal (its machine): the backing
+# folders of the private paths, /etc, the overlay skeletons, systemd and journal
+MACHINE_ENTRIES = ("root", "etc", "skeleton", "sbin", "systemd", "journal")
+
+
 def unit_filesystem(model, st, unit):
     """What makes the unit's machine its own without changing the host's files.
 
-    /etc: a copy of the host's, made once when the unit is created and bind-mounted
-    over /etc in each of the unit's namespaces, so users and groups that the charm
-    adds (useradd rewrites /etc/passwd and /etc/group) stay on this unit, as they
-    would on its own machine, and mount points under /etc cost the host nothing.
-    Private paths elsewhere that the host lacks (/var/lib/juju...) get a mount
-    point from a read-only overlay of their nearest existing folder: the host's
-    folder under a skeleton of empty directories. Returns (etc copy, overlays as
-    [skeleton, folder] pairs)."""
+    /etc: a copy of the host's, made once when the machine's first unit is created
+    and bind-mounted over /etc in each of the unit's namespaces, so users and groups
+    that the charm adds (useradd rewrites /etc/passwd and /etc/group) stay on this
+    machine, as they would on a real one, and mount points under /etc cost the host
+    nothing. The copy gets a machine-id of its own (/etc/machine-id), as every
+    machine has. Private paths elsewhere that the host lacks (/var/lib/juju...) get
+    a mount point from a read-only overlay of their nearest existing folder: the
+    host's folder under a skeleton of empty directories. Returns (etc copy,
+    overlays as [skeleton, folder] pairs)."""
     udir = model.unit_dir(unit)
     etc = os.path.join(udir, "etc")
     if not os.path.isdir(etc):
+        if os.path.exists(etc + ".tmp"):
+            shutil.rmtree(etc + ".tmp")
         subprocess.run(["cp", "-a", "/etc/.", etc + ".tmp"], check=True)
+        with open(os.path.join(etc + ".tmp", "machine-id"), "w") as f:
+            f.write(uuid.uuid4().hex + "\n")
         os.rename(etc + ".tmp", etc)
     for name in ("lsb-release",):
         open(os.path.join(etc, name), "a").close()  # bind-mount targets
@@ -243,27 +271,72 @@ def unit_filesystem(model, st, unit):
     return etc, sorted([skeleton, base] for base, skeleton in overlays.items())
 
 
-def prepare_unit(model, st, unit):
-    """The unit's 'machine': private folders, hook tools, jujud, systemctl, mounts."""
-    u = st["units"][unit]
+def prepare_machine(model, st, unit):
+    """The machine of a principal unit: private folders, /etc, systemctl. Runs under a
+    lock: a subordinate unit's first event may run at the same time as its
+    principal's."""
+    import fcntl
     udir = model.unit_dir(unit)
     os.makedirs(udir, exist_ok=True)
     os.chmod(udir, 0o755)
-    root = os.path.join(udir, "root")
-    os.makedirs(root, exist_ok=True)
-    os.chmod(root, 0o755)
-    for path in st["private_paths"]:
-        d = model.unit_root(unit, path)
-        os.makedirs(d, exist_ok=True)
-        os.chmod(d, 0o755)
-    run = model.unit_root(unit, "/run")
-    if os.path.isdir(run):
-        os.makedirs(os.path.join(run, "systemd", "system"), exist_ok=True)
-        os.makedirs(os.path.join(run, "lock"), exist_ok=True)
-        os.chmod(os.path.join(run, "lock"), 0o1777)
-        os.makedirs(os.path.join(run, "user"), exist_ok=True)
-        if not os.path.lexists(os.path.join(run, "shm")):
-            os.symlink("/dev/shm", os.path.join(run, "shm"))
+    fd = os.open(udir + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        root = os.path.join(udir, "root")
+        os.makedirs(root, exist_ok=True)
+        os.chmod(root, 0o755)
+        for path in st["private_paths"]:
+            d = model.unit_root(unit, path)
+            if not os.path.isdir(d):
+                os.makedirs(d, exist_ok=True)
+                os.chmod(d, 0o755)
+        run = model.unit_root(unit, "/run")
+        if os.path.isdir(run):
+            os.makedirs(os.path.join(run, "systemd", "system"), exist_ok=True)
+            os.makedirs(os.path.join(run, "lock"), exist_ok=True)
+            os.chmod(os.path.join(run, "lock"), 0o1777)
+            os.makedirs(os.path.join(run, "user"), exist_ok=True)
+            if not os.path.lexists(os.path.join(run, "shm")):
+                os.symlink("/dev/shm", os.path.join(run, "shm"))
+        u = st["units"][unit]
+        jujud_dir = model.unit_root(unit, "/var/lib/juju/tools/machine-%s" % u["machine"])
+        os.makedirs(jujud_dir, exist_ok=True)
+        with open(os.path.join(jujud_dir, "jujud"), "w") as f:
+            f.write("#!/bin/sh\n# jujusim: stands in for the machine agent binary\n"
+                    "case \"$1\" in version|--version) echo %s-ubuntu-amd64 ;; "
+                    "*) echo \"jujud (jujusim): only 'version' is supported\" >&2; exit 1 ;; esac\n"
+                    % st["juju_version"])
+        os.chmod(os.path.join(jujud_dir, "jujud"), 0o755)
+        sbin = os.path.join(udir, "sbin")
+        os.makedirs(sbin, exist_ok=True)
+        for name in ("systemctl", "service"):
+            with open(os.path.join(sbin, name), "w") as f:
+                f.write("#!/bin/sh\nexec %s -I %s %s %s \"$@\"\n" % (
+                    shlex.quote(st.get("tool_python") or PY),
+                    shlex.quote(os.path.join(SIMLIB_DIR, "systemd.py")),
+                    shlex.quote(udir), name))
+            os.chmod(os.path.join(sbin, name), 0o755)
+        for d in ("journal", "systemd"):
+            os.makedirs(os.path.join(udir, d), exist_ok=True)
+        return unit_filesystem(model, st, unit)
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def prepare_unit(model, st, unit):
+    """The unit's 'machine' (its principal's, for a subordinate), its hook tools and
+    agent folder, and what nsexec mounts for it."""
+    host = machine_unit(st, unit)
+    prepare_machine(model, st, host)
+    udir = model.unit_dir(unit)
+    os.makedirs(udir, exist_ok=True)
+    os.chmod(udir, 0o755)
+    if host != unit:
+        for name in MACHINE_ENTRIES:
+            link = os.path.join(udir, name)
+            if not os.path.lexists(link):
+                os.symlink(os.path.join("..", unit_tag(host), name), link)
     tag = agent_tag(unit)
     tools = model.unit_root(unit, "/var/lib/juju/tools/" + tag)
     os.makedirs(tools, exist_ok=True)
@@ -276,36 +349,27 @@ def prepare_unit(model, st, unit):
                     st.get("tool_python") or PY, "-S", "-I",
                     os.path.join(SIMLIB_DIR, "hooktools.py"), model.path, unit))))
     os.chmod(shim, 0o755)
-    for name in TOOLS:
+    for name in hooktools.tools_for(st):
         link = os.path.join(tools, name)
         if not os.path.lexists(link):
             os.symlink("jujuc", link)
-    jujud_dir = model.unit_root(unit, "/var/lib/juju/tools/machine-%s" % u["machine"])
-    os.makedirs(jujud_dir, exist_ok=True)
-    with open(os.path.join(jujud_dir, "jujud"), "w") as f:
-        f.write("#!/bin/sh\n# jujusim: stands in for the machine agent binary\n"
-                "case \"$1\" in version|--version) echo %s-ubuntu-amd64 ;; "
-                "*) echo \"jujud (jujusim): only 'version' is supported\" >&2; exit 1 ;; esac\n"
-                % st["juju_version"])
-    os.chmod(os.path.join(jujud_dir, "jujud"), 0o755)
     os.makedirs(model.unit_root(unit, "/var/lib/juju/agents/" + tag), exist_ok=True)
-    sbin = os.path.join(udir, "sbin")
-    os.makedirs(sbin, exist_ok=True)
-    for name in ("systemctl", "service"):
-        with open(os.path.join(sbin, name), "w") as f:
-            f.write("#!/bin/sh\nexec %s -I %s %s %s \"$@\"\n" % (
-                shlex.quote(st.get("tool_python") or PY),
-                shlex.quote(os.path.join(SIMLIB_DIR, "systemd.py")),
-                shlex.quote(udir), name))
-        os.chmod(os.path.join(sbin, name), 0o755)
-    for d in ("journal", "systemd"):
-        os.makedirs(os.path.join(udir, d), exist_ok=True)
-    etc, overlays = unit_filesystem(model, st, unit)
+    write_mounts(model, st, unit)
+
+
+def write_mounts(model, st, unit):
+    """<unit dir>/mounts.json: what nsexec mounts in each of the unit's namespaces
+    (rewritten when the machine's series changes)."""
+    host = machine_unit(st, unit)
+    etc, overlays = unit_filesystem(model, st, host)
+    udir = model.unit_dir(unit)
+    series = st["units"][unit].get("series") or "jammy"
     binds = []
     for path in sorted(st["private_paths"], key=len):
-        binds.append([model.unit_root(unit, path), path])
-    binds.append([os.path.join(model.path, "sys", "os-release"), "/etc/os-release"])
-    binds.append([os.path.join(model.path, "sys", "lsb-release"), "/etc/lsb-release"])
+        binds.append([model.unit_root(host, path), path])
+    binds.append([os.path.join(model.path, "sys", "os-release-" + series), "/etc/os-release"])
+    binds.append([os.path.join(model.path, "sys", "lsb-release-" + series), "/etc/lsb-release"])
+    sbin = os.path.join(model.unit_dir(host), "sbin")
     for real, name in (("/usr/bin/systemctl", "systemctl"), ("/usr/sbin/service", "service")):
         if os.path.exists(real):
             binds.append([os.path.join(sbin, name), real])
@@ -356,7 +420,7 @@ def hook_env(model, st, unit, ev, cid):
         "JUJU_CHARM_DIR": charm_dir,
         "JUJU_CONTEXT_ID": cid,
         "JUJU_UNIT_NAME": unit,
-        "JUJU_PRINCIPAL_UNIT": "",
+        "JUJU_PRINCIPAL_UNIT": u.get("principal") or "",
         "JUJU_MODEL_UUID": st["uuid"],
         "JUJU_MODEL_NAME": st["name"],
         "JUJU_MACHINE_ID": u["machine"],
@@ -382,6 +446,11 @@ def hook_env(model, st, unit, ev, cid):
         env["JUJU_ACTION_UUID"] = act["uuid"]
         env["JUJU_ACTION_TAG"] = "action-" + act["uuid"]
         env["JUJU_DISPATCH_PATH"] = "actions/" + act["name"]
+    if ev.get("secret_id"):
+        env["JUJU_SECRET_ID"] = ev["secret_id"]
+        env["JUJU_SECRET_LABEL"] = ev.get("secret_label") or ""
+        if ev.get("secret_revision"):
+            env["JUJU_SECRET_REVISION"] = str(ev["secret_revision"])
     if ev.get("rid"):
         rel = st["relations"][ev["rid"]]
         env["JUJU_RELATION"] = ev["endpoint"]
@@ -418,13 +487,16 @@ def unit_pids(model, st, unit):
     return {p for p in pids if pid_alive(p)}
 
 
-def stop_services(model, units, timeout=15):
-    """Asks every service supervisor of these units to stop, waits for them."""
+def stop_services(model, units, timeout=15, st=None):
+    """Asks every service supervisor of these units to stop, waits for them. A
+    subordinate shares its machine's systemd with its principal: with `st`, only the
+    supervisors among the unit's own processes (its cgroup) are asked."""
     sups = []
     for unit in units:
         rundir = os.path.join(model.unit_dir(unit), "systemd", "run")
         if not os.path.isdir(rundir):
             continue
+        own = unit_pids(model, st, unit) if st is not None else None
         for fn in os.listdir(rundir):
             if not fn.endswith(".json"):
                 continue
@@ -433,6 +505,10 @@ def stop_services(model, units, timeout=15):
             except (OSError, ValueError):
                 continue
             pid = data.get("supervisor")
+            if own is not None and pid not in own:
+                continue
+            if pid in sups:
+                continue
             if pid_alive(pid):
                 try:
                     os.kill(pid, signal.SIGTERM)
@@ -446,7 +522,7 @@ def stop_services(model, units, timeout=15):
 
 def kill_unit_processes(model, st, unit, graceful=True):
     if graceful:
-        stop_services(model, [unit])
+        stop_services(model, [unit], st=st)
     for attempt in range(100):
         pids = unit_pids(model, st, unit)
         pids.discard(os.getpid())
@@ -641,6 +717,9 @@ class Controller:
                   % (os.getpid(), server.server_address[1]))
         self._recover()
         threading.Thread(target=self._reaper, daemon=True).start()
+        forwarder = ingress.Forwarder(self.model, self._say)
+        threading.Thread(target=forwarder.run, args=(lambda: self.stopping,),
+                         daemon=True).start()
         workers = []
         while not self.stopping:
             claimed = None

@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from simlib import ops  # noqa: E402
 from simlib.charmmeta import effective_config  # noqa: E402
-from simlib.model import Model, SimError, now, unit_app  # noqa: E402
+from simlib.model import Model, SimError, juju_major, now, unit_app  # noqa: E402
 
 VALID_STATUSES = ("maintenance", "blocked", "waiting", "active")
 ACTION_KEY_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
@@ -110,6 +110,8 @@ def emit(h, value, opts):
     elif fmt == "yaml":
         yaml = _yaml()
         text = "" if value is None else yaml.safe_dump(value, default_flow_style=False)
+        if text.endswith("\n...\n"):   # a scalar: Juju prints no document end marker
+            text = text[:-4]
     elif fmt == "smart":
         text = _smart(value)
         text = text + "\n" if text else ""
@@ -161,9 +163,12 @@ class Hook:
         if not rid:
             raise ToolError("no relation id specified")
         try:
-            return ops.find_relation(self.st, self.unit, rid)
+            rel = ops.find_relation(self.st, self.unit, rid)
         except SimError as e:
             raise UsageError(str(e))
+        if not ops.unit_takes_part(self.st, rel, self.unit):
+            raise UsageError('invalid value "%s" for option -r: relation not found' % rid)
+        return rel
 
     def action(self):
         aid = self.ctx.get("action_id")
@@ -208,7 +213,7 @@ def t_relation_ids(h, args):
     out = []
     for rel in sorted(ops.relations_of_app(h.st, h.app), key=lambda r: r["id"]):
         side = ops.rel_side(rel, h.app)
-        if side["endpoint"] == name and ops.relation_visible(rel, h.unit):
+        if side["endpoint"] == name and ops.relation_visible(rel, h.unit, h.st):
             out.append(ops.rid_for(rel, h.app))
     emit(h, out, opts)
 
@@ -259,7 +264,9 @@ def t_relation_get(h, args):
             raise UsageError("no unit id specified")
         if target == h.unit:
             data = _pending(rel["settings"].get(h.unit, {}), h.ctx["rel_unit"].get(rid, {}))
-        elif target in rel["settings"]:
+        elif target in rel["settings"] and (target not in h.st["units"] or ops.can_pair(
+                h.st, rel, h.unit, target)):
+            # container-scoped relations: only the co-located units see each other
             data = rel["settings"][target]
         else:
             raise ToolError('cannot read settings for unit "%s" in relation "%s": unit "%s": '
@@ -333,7 +340,14 @@ def t_relation_set(h, args):
 
 
 def _address(h):
+    """The machine's own (bind) address."""
     return h.u["address"]
+
+
+def _ingress(h):
+    """The address remote units reach this unit at: the bind address, or with an
+    ingress offset one that is no address of the machine (like a floating IP)."""
+    return h.u.get("ingress") or h.u["address"]
 
 
 def t_unit_get(h, args):
@@ -342,11 +356,12 @@ def t_unit_get(h, args):
         raise UsageError("expected a single setting: private-address or public-address")
     if pos[0] not in ("private-address", "public-address"):
         raise ToolError('unknown setting "%s"' % pos[0])
-    emit(h, _address(h), opts)
+    emit(h, _address(h) if pos[0] == "private-address" else _ingress(h), opts)
 
 
 def _network_info(h):
     addr = _address(h)
+    ingress = _ingress(h)
     cidr = h.st["subnet"] + ".0/24"
     return {
         "bind-addresses": [{
@@ -354,8 +369,8 @@ def _network_info(h):
             "macaddress": "", "interfacename": "lo",
             "addresses": [{"hostname": "", "address": addr, "value": addr, "cidr": cidr}],
         }],
-        "egress-subnets": [addr + "/32"],
-        "ingress-addresses": [addr],
+        "egress-subnets": [ingress + "/32"],
+        "ingress-addresses": [ingress],
     }
 
 
@@ -378,7 +393,8 @@ def t_network_get(h, args):
     addr = _address(h)
     picked = {}
     for key, value in (("primary-address", addr), ("bind-address", addr),
-                       ("ingress-address", addr), ("egress-subnets", info["egress-subnets"])):
+                       ("ingress-address", _ingress(h)),
+                       ("egress-subnets", info["egress-subnets"])):
         if opts.get(key):
             picked[key] = value
     if len(picked) == 1:
@@ -596,7 +612,7 @@ def t_goal_state(h, args):
         if u:
             units[unit] = {"status": "dying" if u["dying"] else "active", "since": u["created"]}
     relations = {}
-    for rel in ops.relations_of_app(h.st, h.app):
+    for rel in ops.relations_of_unit(h.st, h.unit):
         if rel["dying"]:
             continue
         ep = ops.rel_side(rel, h.app)["endpoint"]
@@ -604,7 +620,7 @@ def t_goal_state(h, args):
         remote = ops.rel_remote_app(rel, h.app)
         entry[remote] = {"status": "joined", "since": rel["created"]}
         for unit in h.st["applications"][remote]["units"]:
-            if unit != h.unit and unit in h.st["units"]:
+            if unit != h.unit and unit in h.st["units"] and ops.can_pair(h.st, rel, h.unit, unit):
                 entry[unit] = {"status": "active", "since": h.st["units"][unit]["created"]}
     emit(h, {"units": units, "relations": relations}, opts)
 
@@ -650,6 +666,282 @@ def t_state_delete(h, args):
         kv.pop(key, None)
 
 
+# --------------------------------------------------------------------------
+# secrets (Juju 3 only: a 2.9 model's units have none of these tools)
+
+SECRET_KEY_RE = re.compile(r"^[a-z](?:-?[a-z0-9]){2,}$")
+SECRET_TOOLS = ("secret-add", "secret-get", "secret-set", "secret-grant", "secret-revoke",
+                "secret-remove", "secret-ids", "secret-info-get")
+
+
+def _secret_view(h):
+    return ops.secrets_view(h.st, h.ctx["secret_ops"])
+
+
+def _secret_owned(h, secret):
+    owner = secret["owner"]
+    return (owner["kind"] == "application" and owner["name"] == h.app) or (
+        owner["kind"] == "unit" and owner["name"] == h.unit)
+
+
+def _secret_can_manage(h, secret):
+    if secret["owner"]["kind"] == "application":
+        return secret["owner"]["name"] == h.app and h.is_leader
+    return secret["owner"]["name"] == h.unit
+
+
+def _secret_granted(h, secret):
+    for g in secret.get("grants", []):
+        if g["rid"] in h.st["relations"] and g["app"] == h.app and g.get("unit") in (None, h.unit):
+            return True
+    return False
+
+
+def _secret_find(h, view, ref=None, label=None):
+    """The secret named by URI or label, as this unit may address it."""
+    if ref:
+        try:
+            sid = ops.parse_secret_ref(ref)
+        except SimError as e:
+            raise UsageError(str(e))
+        secret = view.get(sid)
+        if secret is None:
+            raise ToolError('secret "%s" not found' % sid)
+        return secret
+    for secret in view.values():
+        if _secret_owned(h, secret) and secret.get("label") == label:
+            return secret
+    for secret in view.values():
+        if (secret["consumers"].get(h.unit) or {}).get("label") == label:
+            return secret
+    raise ToolError('secret "%s" not found' % label)
+
+
+def _secret_content(args, opts):
+    """key=value, key#base64=value, key#file=path, and --file YAML."""
+    import base64
+    content = {}
+    if opts.get("file"):
+        yaml = _yaml()
+        try:
+            data = yaml.safe_load(open(opts["file"]).read()) or {}
+        except (OSError, yaml.YAMLError) as e:
+            raise ToolError("cannot read secret content file: %s" % e)
+        if not isinstance(data, dict):
+            raise ToolError("secret content file must hold a YAML map")
+        args = ["%s=%s" % (k, v) for k, v in data.items()] + list(args)
+    for arg in args:
+        if "=" not in arg:
+            raise UsageError('expected "key=value", got "%s"' % arg)
+        key, value = arg.split("=", 1)
+        if key.endswith("#base64"):
+            key = key[:-7]
+            try:
+                value = base64.b64decode(value, validate=True).decode()
+            except (ValueError, UnicodeDecodeError):
+                raise ToolError('invalid base64 value for key "%s"' % key)
+        elif key.endswith("#file"):
+            key = key[:-5]
+            try:
+                value = open(value).read()
+            except OSError as e:
+                raise ToolError("cannot read %s: %s" % (value, e))
+        if not SECRET_KEY_RE.match(key):
+            raise ToolError('key "%s" not valid' % key)
+        content[key] = value
+    return content
+
+
+SECRET_META_FLAGS = {"--label": ("label", True), "--description": ("description", True),
+                     "--expire": ("expire", True), "--rotate": ("rotate", True),
+                     "--file": ("file", True)}
+ROTATE_POLICIES = ("never", "hourly", "daily", "weekly", "monthly", "quarterly", "yearly")
+
+
+def _secret_meta(opts):
+    if opts.get("rotate") and opts["rotate"] not in ROTATE_POLICIES:
+        raise UsageError('rotate policy "%s" not valid' % opts["rotate"])
+    return {k: opts.get(k) for k in ("label", "description", "expire", "rotate")}
+
+
+def _label_taken(h, view, label, but=None):
+    return label and any(_secret_owned(h, s) and s.get("label") == label and s["id"] != but
+                         for s in view.values())
+
+
+def t_secret_add(h, args):
+    flags = dict(SECRET_META_FLAGS)
+    flags["--owner"] = ("owner", True)
+    opts, pos = parse(args, flags)
+    if not pos and not opts.get("file"):
+        raise UsageError("missing secret value or filename")
+    owner = opts.get("owner") or "application"
+    if owner not in ("application", "unit"):
+        raise UsageError('secret owner "%s" not valid' % owner)
+    content = _secret_content(pos, opts)
+    if not content:
+        raise ToolError("empty secret value not valid")
+    if owner == "application" and not h.is_leader:
+        raise ToolError("permission denied")   # only the leader manages application secrets
+    view = _secret_view(h)
+    if _label_taken(h, view, opts.get("label")):
+        raise ToolError('secret with label "%s" already exists' % opts["label"])
+    sid = ops.new_secret_id()
+    op = {"op": "add", "id": sid, "content": content,
+          "owner": {"kind": owner, "name": h.app if owner == "application" else h.unit}}
+    op.update(_secret_meta(opts))
+    h.ctx["secret_ops"].append(op)
+    emit(h, ops.secret_uri(sid), {})
+
+
+def t_secret_get(h, args):
+    import base64
+    opts, pos = parse(args, {"--label": ("label", True), "--peek": ("peek", False),
+                             "--refresh": ("refresh", False)})
+    opts.setdefault("format", "yaml")
+    if not pos and not opts.get("label"):
+        raise UsageError("require either a secret URI or label")
+    if len(pos) > 2:
+        raise UsageError("unrecognized args: %s" % pos[2:])
+    ref = pos[0] if pos else None
+    key = pos[1] if len(pos) > 1 else None
+    view = _secret_view(h)
+    secret = _secret_find(h, view, ref, None if ref else opts["label"])
+    latest = secret["revision"]
+    if _secret_owned(h, secret):
+        revision = latest
+    else:
+        if not _secret_granted(h, secret):
+            raise ToolError("permission denied")
+        tracked = (secret["consumers"].get(h.unit) or {}).get("revision")
+        revision = latest if (tracked is None or opts.get("peek") or opts.get("refresh")) \
+            else tracked
+        if tracked is None or opts.get("refresh") or (ref and opts.get("label")):
+            h.ctx["secret_ops"].append({
+                "op": "track", "id": secret["id"], "unit": h.unit,
+                "revision": revision if not opts.get("peek") else (tracked or latest),
+                "label": opts.get("label") if ref else None})
+    content = secret["contents"].get(str(revision))
+    if content is None:
+        raise ToolError('secret "%s" revision %d not found' % (secret["id"], revision))
+    if key:
+        want_b64 = key.endswith("#base64")
+        name = key[:-7] if want_b64 else key
+        if name not in content:
+            raise ToolError('secret key "%s" not found' % name)
+        value = content[name]
+        emit(h, base64.b64encode(value.encode()).decode() if want_b64 else value, opts)
+    else:
+        emit(h, dict(content), opts)
+
+
+def t_secret_set(h, args):
+    opts, pos = parse(args, dict(SECRET_META_FLAGS))
+    if not pos:
+        raise UsageError("missing secret URI")
+    view = _secret_view(h)
+    secret = _secret_find(h, view, pos[0])
+    if not _secret_can_manage(h, secret):
+        raise ToolError("permission denied")
+    content = _secret_content(pos[1:], opts)
+    if _label_taken(h, view, opts.get("label"), but=secret["id"]):
+        raise ToolError('secret with label "%s" already exists' % opts["label"])
+    op = {"op": "set", "id": secret["id"], "content": content or None}
+    op.update(_secret_meta(opts))
+    h.ctx["secret_ops"].append(op)
+
+
+def _grant_target(h, opts):
+    rid = opts.get("relation") or h.env.get("JUJU_RELATION_ID")
+    if not rid:
+        raise UsageError("no relation id specified")
+    rel = h.relation({"relation": rid})
+    app = ops.rel_remote_app(rel, h.app)
+    unit = opts.get("unit")
+    if unit and unit_app(unit) != app:
+        raise UsageError('cannot specify unit "%s" in relation to application "%s"' % (unit, app))
+    return str(rel["id"]), app, unit
+
+
+def t_secret_grant(h, args):
+    opts, pos = parse(args, {"-r": ("relation", True), "--relation": ("relation", True),
+                             "--unit": ("unit", True)})
+    if len(pos) != 1:
+        raise UsageError("missing secret URI" if not pos else "unrecognized args: %s" % pos[1:])
+    rid, app, unit = _grant_target(h, opts)
+    secret = _secret_find(h, _secret_view(h), pos[0])
+    if not _secret_can_manage(h, secret):
+        raise ToolError("permission denied")
+    h.ctx["secret_ops"].append({"op": "grant", "id": secret["id"], "rid": rid, "app": app,
+                                "unit": unit})
+
+
+def t_secret_revoke(h, args):
+    opts, pos = parse(args, {"-r": ("relation", True), "--relation": ("relation", True),
+                             "--unit": ("unit", True), "--app": ("app", True),
+                             "--application": ("app", True)})
+    if len(pos) != 1:
+        raise UsageError("missing secret URI" if not pos else "unrecognized args: %s" % pos[1:])
+    secret = _secret_find(h, _secret_view(h), pos[0])
+    if not _secret_can_manage(h, secret):
+        raise ToolError("permission denied")
+    op = {"op": "revoke", "id": secret["id"], "rid": None, "app": opts.get("app"),
+          "unit": opts.get("unit")}
+    if opts.get("relation"):
+        op["rid"], op["app"], op["unit"] = _grant_target(h, opts)
+    h.ctx["secret_ops"].append(op)
+
+
+def t_secret_remove(h, args):
+    opts, pos = parse(args, {"--revision": ("revision", True)})
+    if len(pos) != 1:
+        raise UsageError("missing secret URI" if not pos else "unrecognized args: %s" % pos[1:])
+    secret = _secret_find(h, _secret_view(h), pos[0])
+    if not _secret_can_manage(h, secret):
+        raise ToolError("permission denied")
+    rev = opts.get("revision")
+    if rev is not None:
+        try:
+            rev = int(rev)
+        except ValueError:
+            raise UsageError('revision "%s" not valid' % rev)
+        if str(rev) not in secret["contents"]:
+            raise ToolError('secret "%s" revision %d not found' % (secret["id"], rev))
+    h.ctx["secret_ops"].append({"op": "remove", "id": secret["id"], "revision": rev})
+
+
+def t_secret_ids(h, args):
+    opts, pos = parse(args, {})
+    opts.setdefault("format", "yaml")
+    view = _secret_view(h)
+    emit(h, sorted(ops.secret_uri(s["id"]) for s in view.values() if _secret_owned(h, s)), opts)
+
+
+def t_secret_info_get(h, args):
+    opts, pos = parse(args, {"--label": ("label", True)})
+    opts.setdefault("format", "yaml")
+    if not pos and not opts.get("label"):
+        raise UsageError("require either a secret URI or label")
+    if pos and opts.get("label"):
+        raise UsageError("specify either a secret URI or label but not both")
+    view = _secret_view(h)
+    mine = {sid: s for sid, s in view.items() if _secret_owned(h, s)}
+    secret = _secret_find(h, mine, pos[0] if pos else None, opts.get("label"))
+    info = {"revision": secret["revision"], "label": secret.get("label") or "",
+            "owner": secret["owner"]["kind"]}
+    for key, name in (("description", "description"), ("rotate", "rotation"),
+                      ("expire", "expiry")):
+        if secret.get(key):
+            info[name] = secret[key]
+    access = [{"target": "application-" + g["app"] if not g.get("unit")
+               else "unit-" + g["unit"].replace("/", "-"),
+               "scope": "relation-%s" % g["rid"], "role": "view"}
+              for g in secret.get("grants", [])]
+    if access:
+        info["access"] = access
+    emit(h, {secret["id"]: info}, opts)
+
+
 TOOLS = {
     "config-get": t_config_get,
     "relation-ids": t_relation_ids,
@@ -682,7 +974,22 @@ TOOLS = {
     "state-get": t_state_get,
     "state-set": t_state_set,
     "state-delete": t_state_delete,
+    "secret-add": t_secret_add,
+    "secret-get": t_secret_get,
+    "secret-set": t_secret_set,
+    "secret-grant": t_secret_grant,
+    "secret-revoke": t_secret_revoke,
+    "secret-remove": t_secret_remove,
+    "secret-ids": t_secret_ids,
+    "secret-info-get": t_secret_info_get,
 }
+
+
+def tools_for(st):
+    """The hook tools a unit of this model has: Juju 2.9 agents have no secret tools."""
+    if juju_major(st) >= 3:
+        return list(TOOLS)
+    return [t for t in TOOLS if t not in SECRET_TOOLS]
 
 READ_ONLY = {"config-get", "relation-ids", "relation-list", "relation-get", "unit-get",
              "network-get", "status-get", "is-leader", "leader-get", "action-get",
@@ -707,6 +1014,9 @@ def run_tool(model_dir, unit, tool, args, env, stdin=None):
     model = Model(model_dir)
     h = None
     try:
+        if tool in SECRET_TOOLS and juju_major(model.read()) < 3:
+            # a 2.9 agent has no such tool: bash would say "command not found"
+            return 127, "", "%s: command not found\n" % tool
         if tool in READ_ONLY:
             h = Hook(model, unit, model.read(), tool, env, stdin)
             fn(h, args)

@@ -34,6 +34,8 @@ STANDIN_DIR = os.path.join(SIM_DIR, "charms")
 
 JUJU_VERSION = "2.9.49"
 SERIES = "jammy"
+# series a machine can run (upgrade-series); the base names are Juju 3's spelling
+SERIES_VERSIONS = {"focal": "20.04", "jammy": "22.04", "noble": "24.04"}
 
 # Paths that are private to each unit (bind mounts of per-unit folders inside the
 # unit's mount namespace). /run is private too, so /run/systemd/system exists for
@@ -47,6 +49,9 @@ DEFAULT_PRIVATE_PATHS = [
     "/var/log/livepatch",
     "/etc/haproxy",
     "/var/lib/postgresql",
+    # the Ubuntu Pro client's state is the machine's (real-charms-facts.md section 3)
+    "/var/lib/ubuntu-advantage",
+    "/etc/ubuntu-advantage",
     "/run",
 ]
 
@@ -77,6 +82,11 @@ def unit_app(unit):
 
 def unit_number(unit):
     return int(unit.split("/")[1])
+
+
+def juju_major(st):
+    """2 or 3: the model's Juju version decides which hook tools exist (secrets: 3)."""
+    return int(str(st.get("juju_version", JUJU_VERSION)).split(".")[0])
 
 
 def charm_dir_in_unit(unit):

@@ -11,19 +11,25 @@ from simtesting import SKIP_REASON, Sim, free_subnet, skip_or_fail
 
 @pytest.fixture(scope="module")
 def new_model(request):
-    """new_model(parallel=2) -> Sim on a free loopback /24 (sim.subnet); destroyed (and
-    deleted) when the module ends, whatever happened."""
+    """new_model(parallel=2, juju_version=None, ingress_offset=None) -> Sim on a free
+    loopback /24 (sim.subnet); destroyed (and deleted) when the module ends, whatever
+    happened."""
     if SKIP_REASON:
         skip_or_fail(SKIP_REASON)
     made = []
 
-    def make(parallel=2):
+    def make(parallel=2, juju_version=None, ingress_offset=None):
         path = tempfile.mkdtemp(prefix="jujusim-test-")
         os.rmdir(path)
         subnet = free_subnet()
         sim = Sim(path, subnet)
         made.append(sim)
-        sim.run("init", "--subnet", subnet, "--parallel", str(parallel))
+        args = ["init", "--subnet", subnet, "--parallel", str(parallel)]
+        if juju_version:
+            args += ["--juju-version", juju_version]
+        if ingress_offset:
+            args += ["--ingress-offset", str(ingress_offset)]
+        sim.run(*args)
         return sim
 
     yield make

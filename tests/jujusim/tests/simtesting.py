@@ -95,6 +95,10 @@ class Sim:
         """The address of machine `host - 1` (units get SUBNET.1, SUBNET.2, ...)."""
         return "%s.%d" % (self.subnet, host)
 
+    def hook_events(self, unit, hook):
+        """The recorded runs of one hook on a unit (test charms' events.jsonl)."""
+        return [e for e in self.events(unit) if e["what"] == "hooks/" + hook]
+
     def run(self, *args, check=True, timeout=600, input=None):
         proc = subprocess.run([sys.executable, JUJUSIM, "--model", self.path] + list(args),
                               capture_output=True, text=True, timeout=timeout, input=input)
@@ -111,8 +115,17 @@ class Sim:
         return self.json("status", "--format=json")
 
     def unit(self, unit):
+        """A unit's status entry; a subordinate's is found under its principal's."""
+        status = self.status()
         app = unit.split("/")[0]
-        return self.status()["applications"][app]["units"][unit]
+        units = status["applications"][app].get("units")
+        if units is not None:
+            return units[unit]
+        for a in status["applications"].values():
+            for u in (a.get("units") or {}).values():
+                if unit in u.get("subordinates", {}):
+                    return u["subordinates"][unit]
+        raise KeyError(unit)
 
     def wait(self, timeout=300, expect_error=False):
         proc = self.run("wait", "--timeout", str(timeout), check=False, timeout=timeout + 30)

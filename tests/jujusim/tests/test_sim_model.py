@@ -305,20 +305,20 @@ def test_bundle_with_charm_override(sim, tmp_path):
         "applications": {
             "front": {"charm": "./not-built-yet", "num_units": 1,
                       "options": {"message": "from the bundle", "count": 7}},
-            "ua": {"charm": "ubuntu-advantage", "num_units": 1,
-                   "options": {"token": "bundle-token"}},
+            "back": {"charm": SIMTEST, "num_units": 1, "options": {"message": "behind"}},
         },
-        "relations": [["front:ua", "ua:ua"]],
+        "relations": [["front:backend", "back:api"]],
     }))
     sim.run("deploy", str(bundle), "--charm", "front=%s" % SIMTEST)
     sim.wait()
     status = sim.status()
     assert status["applications"]["front"]["units"]["front/0"]["workload-status"]["message"] \
         == "ready: from the bundle"
-    assert status["applications"]["ua"]["units"]["ua/0"]["workload-status"]["message"] \
-        == "Attached"
-    assert status["applications"]["front"]["relations"] == {"cluster": ["front"], "ua": ["ua"]}
-    last = [e for e in sim.events("front/0") if e["what"] == "hooks/ua-relation-changed"][-1]
-    assert last["relation"]["app_data"]["token"] == "bundle-token"
+    assert status["applications"]["back"]["units"]["back/0"]["workload-status"]["message"] \
+        == "ready: behind"
+    assert status["applications"]["front"]["relations"] == {"cluster": ["front"],
+                                                            "backend": ["back"]}
+    last = [e for e in sim.events("front/0") if e["what"] == "hooks/backend-relation-changed"][-1]
+    assert last["relation"]["app_data"] == {"app-key": "back"}
     bad = sim.run("deploy", str(bundle), "--charm", "nosuch=/tmp", check=False)
     assert bad.returncode == 1 and 'no application "nosuch"' in bad.stderr

@@ -14,6 +14,27 @@ APP = UNIT.split("/")[0]
 CHARM_DIR = os.environ.get("JUJU_CHARM_DIR", os.getcwd())
 
 
+def yaml():
+    """PyYAML: the unit's python3 usually has it (python3-yaml); else the one the
+    simulator runs with (its folders are listed in <model>/pylib.path, which the
+    unit's jujuc shim names). Real charms ship their own dependencies."""
+    try:
+        import yaml as mod
+        return mod
+    except ImportError:
+        pass
+    import re
+    tag = "unit-" + UNIT.replace("/", "-")
+    try:
+        shim = open("/var/lib/juju/tools/%s/jujuc" % tag).read()
+        model = re.search(r"hooktools\.py'? '?([^' ]+)'? ", shim).group(1)
+        sys.path.extend(open(os.path.join(model, "pylib.path")).read().split())
+    except (OSError, AttributeError):
+        pass
+    import yaml as mod
+    return mod
+
+
 def hook_name():
     """'install', 'db-relation-changed', ... (from Juju's dispatch path)."""
     return os.environ.get("JUJU_DISPATCH_PATH", "hooks/" + os.path.basename(sys.argv[0])).split("/", 1)[1]
@@ -79,6 +100,47 @@ def relation_set(rid, app=False, **values):
     args = ["relation-set", "-r", rid] + (["--app"] if app else [])
     args += ["%s=%s" % (k, "" if v is None else v) for k, v in values.items()]
     run(*args)
+
+
+def juju_version():
+    """(major, minor, patch) of the unit agent (JUJU_VERSION)."""
+    import re
+    nums = re.findall(r"\d+", os.environ.get("JUJU_VERSION", "0"))[:3]
+    return tuple(int(n) for n in nums + ["0"] * (3 - len(nums)))
+
+
+def secret_add(content, label=None, owner="application"):
+    args = ["secret-add", "--owner", owner]
+    if label:
+        args += ["--label", label]
+    return run(*(args + ["%s=%s" % kv for kv in sorted(content.items())])).stdout.strip()
+
+
+def secret_info(label):
+    """{id, revision, label, ...} of a secret this unit/app owns, by label; None if none."""
+    proc = run("secret-info-get", "--label", label, "--format=json", check=False)
+    if proc.returncode != 0:
+        return None
+    (sid, info), = json.loads(proc.stdout).items()
+    info["id"] = sid
+    return info
+
+
+def secret_get(ref=None, label=None):
+    args = ["secret-get"] + ([ref] if ref else []) + (["--label", label] if label else [])
+    return json.loads(run(*(args + ["--format=json"])).stdout)
+
+
+def secret_set(ref, content):
+    run(*(["secret-set", ref] + ["%s=%s" % kv for kv in sorted(content.items())]))
+
+
+def secret_grant(ref, rid):
+    run("secret-grant", ref, "--relation", rid)
+
+
+def secret_remove(ref):
+    run("secret-remove", ref, check=False)
 
 
 def unit_address():
