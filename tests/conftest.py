@@ -8,11 +8,10 @@ import uuid
 
 import psycopg2
 import pytest
-from livetest import ADMIN_PASSWORD, ADMIN_USER, LiveServer, create_database, free_port, with_dbname
+from livetest import ADMIN_PASSWORD, ADMIN_USER, create_database, start_server, with_dbname
 
 from livepatch_app import schema
 from livepatch_app.auth_users import hash_password
-from livepatch_app.config import load_config
 
 
 PR_SET_CHILD_SUBREAPER = 36  # prctl(2)
@@ -100,29 +99,8 @@ def make_server(make_database, admin_users_entry, tmp_path):
     servers = []
 
     def make(database_url=None, migrate=True, prepare=None, **overrides):
-        from livepatch_app.app import create_app
-        from livepatch_app.serve import build_wsgi
-
-        port = free_port()
-        values = {
-            "database_url": database_url or make_database(migrate=migrate),
-            "port": port,
-            "bind_address": "127.0.0.1",
-            "auth_basic_users": admin_users_entry,
-            "url_template": f"http://127.0.0.1:{port}/v1/patches/{{filename}}",
-            "filestore_path": str(tmp_path / f"store-{port}"),
-            "log_level": "warning",
-            # Small limits keep waitress's thread pool small (threads = both + 4).
-            "concurrency_limit": 8,
-            "burst_limit": 8,
-        }
-        values.update(overrides)
-        config = load_config(None, environ={}, overrides=values)
-        app = create_app(config)
-        if prepare:  # e.g. a test-only route, added before the first request
-            prepare(app)
-        app = build_wsgi(config, app)
-        server = LiveServer(config, app)
+        server = start_server(database_url or make_database(migrate=migrate), admin_users_entry,
+                              tmp_path, prepare=prepare, **overrides)
         servers.append(server)
         return server
 

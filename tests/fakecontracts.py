@@ -1,7 +1,7 @@
 """A fake Ubuntu Pro contracts server for tests: a real HTTP server on 127.0.0.1.
 
 It speaks the two endpoints of the contracts API that matter for Livepatch on-prem
-(/work/shared/reference/real-charms-facts.md section 4):
+(the facts about the real contracts API: the Pro client's uaclient/contract.py):
 
 - attach: ``POST /v1/context/machines/token`` with ``Authorization: Bearer <contract
   token>`` and a JSON body (``machineId``...). A known contract token gets the attach
@@ -110,6 +110,7 @@ class FakeContracts:
         self.strict_machine_id = strict_machine_id
         self.contracts = {}
         self.machines = {}
+        self.fixed_resource_tokens = {}
         self.requests = []
         self._faults = {}
         self._released = threading.Event()
@@ -169,13 +170,22 @@ class FakeContracts:
     def machines_for(self, contract_token):
         return [m for m in self.machines.values() if m.contract_token == contract_token]
 
+    def hand_out(self, resource_token, resource=LIVEPATCH_ONPREM):
+        """Every machine gets this resource token for `resource` from now on: the
+        token a test's fake upstream accepts, as Canonical's accepts the real one."""
+        with self._lock:
+            self.fixed_resource_tokens[resource] = resource_token
+            for machine in self.machines.values():
+                machine.resource_tokens[resource] = resource_token
+
     def resource_token_for(self, machine_token, resource=LIVEPATCH_ONPREM):
         """The resource token the server hands that machine for `resource` (made on
         first use, then stable)."""
         with self._lock:
             m = self.machines[machine_token]
             if resource not in m.resource_tokens:
-                m.resource_tokens[resource] = "rt-" + secrets.token_urlsafe(24)
+                m.resource_tokens[resource] = self.fixed_resource_tokens.get(
+                    resource, "rt-" + secrets.token_urlsafe(24))
             return m.resource_tokens[resource]
 
     def requests_to(self, endpoint):

@@ -3,6 +3,7 @@ servers accept, free loopback ports, test databases, and LiveServer (the real ap
 under real waitress). A module of its own, not conftest, so that test files in
 any folder can import it without clashing with other folders' conftest modules."""
 
+import os
 import socket
 import threading
 import time
@@ -116,3 +117,30 @@ class LiveServer:
     def admin(self, method, path, **kwargs):
         kwargs.setdefault("auth", (ADMIN_USER, ADMIN_PASSWORD))
         return self.request(method, path, **kwargs)
+
+
+def start_server(database_url, admin_users_entry, folder, prepare=None, **overrides):
+    """The real app under real waitress on a free port (stop it with .stop())."""
+    from livepatch_app.app import create_app
+    from livepatch_app.config import load_config
+    from livepatch_app.serve import build_wsgi
+
+    port = free_port()
+    values = {
+        "database_url": database_url,
+        "port": port,
+        "bind_address": "127.0.0.1",
+        "auth_basic_users": admin_users_entry,
+        "url_template": f"http://127.0.0.1:{port}/v1/patches/{{filename}}",
+        "filestore_path": os.path.join(str(folder), f"store-{port}"),
+        "log_level": "warning",
+        # Small limits keep waitress's thread pool small (threads = both + 4).
+        "concurrency_limit": 8,
+        "burst_limit": 8,
+    }
+    values.update(overrides)
+    config = load_config(None, environ={}, overrides=values)
+    app = create_app(config)
+    if prepare:  # e.g. a test-only route, added before the first request
+        prepare(app)
+    return LiveServer(config, build_wsgi(config, app))
