@@ -1,27 +1,54 @@
-"""End-to-end fixtures: the bundle under jujusim, with the BUILT livepatch charm, the
-stand-ins (postgresql, haproxy, ubuntu-advantage) and a local contracts server."""
+"""End-to-end fixtures: the bundle under jujusim with the BUILT livepatch charm and
+the stand-ins (postgresql, haproxy, ubuntu-advantage), a fake Ubuntu Pro contracts
+server, and a real livepatch server playing Canonical's upstream."""
 
-import threading
-from http.server import ThreadingHTTPServer
+import os
+import uuid
 
+import psycopg2
 import pytest
+from fakecontracts import FakeContracts
+from livetest import create_database, start_server, with_dbname
 
-from e2ehelpers import BUNDLE, CHARM, ContractsHandler, simulated_model
+from e2ehelpers import BUNDLE, CHARM, CONTRACT_TOKEN, PATCH, simulated_model
 
 
 @pytest.fixture(scope="session")
-def contracts():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), ContractsHandler)
-    server.calls = []
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    server.url = "http://127.0.0.1:%d" % server.server_address[1]
+def upstream(pg_admin_dsn, migrated_template, admin_users_entry, tmp_path_factory):
+    """Canonical's upstream, played by a real livepatch server holding one stable
+    patch (`upstream.data`), and `upstream.token`, the credential it accepts for
+    syncs: the fake contracts server hands it out as the livepatch-onprem resource
+    token, as the real contracts server hands out one Canonical's upstream accepts."""
+    name = "lp_e2e_upstream_" + uuid.uuid4().hex[:8]
+    create_database(pg_admin_dsn, name, migrated_template)
+    server = start_server(with_dbname(pg_admin_dsn, name), admin_users_entry,
+                          tmp_path_factory.mktemp("upstream"), patch_sync_enabled=False)
+    server.data = os.urandom(256 * 1024)
+    assert server.admin("PUT", "/v1/admin/patches/" + PATCH, data=server.data).status_code == 201
+    assert server.admin("POST", "/v1/admin/patches/107.1/promote", json={"tier": "stable"}).status_code == 200
+    resp = server.admin("POST", "/v1/admin/sync-tokens", json={"tier": "stable", "name": "e2e"})
+    assert resp.status_code in (200, 201), resp.text
+    server.token = resp.json()["token"]
     yield server
-    server.shutdown()
+    server.stop()
+    conn = psycopg2.connect(pg_admin_dsn)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    conn.close()
+
+
+@pytest.fixture(scope="session")
+def contracts(upstream):
+    with FakeContracts() as server:
+        server.add_contract_token(CONTRACT_TOKEN)
+        server.hand_out(upstream.token)
+        yield server
 
 
 @pytest.fixture(scope="module")
 def bundle_model():
-    """The bundle deployed (once per module); destroyed afterwards, even on failure."""
+    """bundle.yaml deployed (once per module); destroyed afterwards, even on failure."""
     with simulated_model("jujusim-e2e-") as sim:
         sim.run("deploy", BUNDLE, "--charm", "livepatch=" + CHARM)
         yield sim

@@ -1,5 +1,7 @@
 """The bundle end to end, as an operator runs it (docs/charm-README.md), under jujusim:
-the BUILT livepatch charm, real PostgreSQL, real haproxy, clients through haproxy.
+the BUILT livepatch charm, the stand-ins of today's real charms (ubuntu-advantage as a
+subordinate, PostgreSQL 14 over `database`, haproxy), real PostgreSQL, real haproxy,
+clients through haproxy.
 
 The tests run in order on one deployment (each step builds on the previous one).
 """
@@ -8,65 +10,25 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
-import time
 
 import pytest
-import requests
 
-from e2ehelpers import CHARM, CONTRACT_TOKEN, RESOURCE_TOKEN, unit_address
+from e2ehelpers import (ADMIN, CHARM, CONTRACT_TOKEN, KERNEL, PASSWORD, PATCH, curl, haproxy, http,
+                        leader, seed_flow, statuses, sync_now, unit_address, units_of)
 
 pytestmark = pytest.mark.e2e
 
-PATCH = "livepatch-5.15.0-107.117-generic-107.1-amd64.tar.bz2"
-KERNEL = "5.15.0-107.117-generic"
-ADMIN, PASSWORD = "admin", "e2e-secret-pw"
+LOCAL = "livepatch-5.15.0-107.117-generic-107.2-amd64.tar.bz2"  # uploaded here, newer than PATCH
 SCHEMA_BLOCKED = "schema upgrade required: run the schema-upgrade action on the leader"
 STATE = {}   # what one step hands to the next
 
 
 def livepatch_units(sim):
-    return sim.status()["applications"]["livepatch"]["units"]
-
-
-def leader(sim):
-    return [u for u, v in livepatch_units(sim).items() if v["leader"]][0]
+    return units_of(sim, "livepatch")
 
 
 def messages(sim):
-    return {u: (v["workload-status"]["current"], v["workload-status"]["message"])
-            for u, v in livepatch_units(sim).items()}
-
-
-def haproxy(sim):
-    return "http://%s" % unit_address(sim, "haproxy/0")
-
-
-# haproxy checks its backends every 2s: right after units restart it may still send a
-# request to one it has not seen come back (502/503). A client retries; so do we.
-RETRY_SECONDS = 20
-
-
-def curl(url):
-    """The bytes curl downloads (curl exits non-zero on HTTP errors)."""
-    deadline = time.time() + RETRY_SECONDS
-    while True:
-        proc = subprocess.run(["curl", "-sSf", "--max-time", "30", url], capture_output=True)
-        busy = b"error: 502" in proc.stderr or b"error: 503" in proc.stderr
-        if proc.returncode == 0 or not busy or time.time() > deadline:
-            break
-        time.sleep(0.5)
-    assert proc.returncode == 0, proc.stderr.decode()
-    return proc.stdout
-
-
-def http(method, url, **kw):
-    deadline = time.time() + RETRY_SECONDS
-    while True:
-        resp = requests.request(method, url, timeout=30, **kw)
-        if resp.status_code not in (502, 503) or time.time() > deadline:
-            return resp
-        time.sleep(0.5)
+    return statuses(sim, "livepatch")
 
 
 def admin_session(sim):
@@ -92,40 +54,29 @@ def service_pid(sim, unit):
     return state.get("main") if state.get("state") == "active" else None
 
 
-def test_1_deploy_configure_attach_token_active(bundle_model, contracts):
+def test_1_seed_flow_syncs_from_upstream_and_serves_through_haproxy(bundle_model, contracts, upstream):
     sim = bundle_model
-    sim.wait(timeout=600)
-    assert set(messages(sim).values()) == {("blocked", "url_template not set")}
-    sim.run("config", "livepatch", "url_template=%s/v1/patches/{filename}" % haproxy(sim),
-            "contract_server_url=" + contracts.url)
-    sim.wait()
-    assert set(messages(sim).values()) == {
-        ("blocked", "sync_token not set: run the get-resource-token action")}
-    sim.run("config", "ubuntu-advantage", "token=" + CONTRACT_TOKEN)
-    sim.wait()
-    ua = sim.unit("ubuntu-advantage/0")["workload-status"]
-    assert (ua["current"], ua["message"]) == ("active", "Attached")
-    result = sim.json("run-action", "livepatch/leader", "get-resource-token")
-    assert result["status"] == "completed", result
-    assert RESOURCE_TOKEN not in json.dumps(result) and CONTRACT_TOKEN not in json.dumps(result)
-    assert ("GET", "/v1/resources/livepatch-onprem/context/machines/livepatch-onprem") \
-        in contracts.calls
-    sim.wait()
-    for unit, (current, message) in messages(sim).items():
-        assert current == "active", (unit, message)
-        assert message.startswith("serving patches on :")
+    result = seed_flow(sim, contracts, upstream)
+    assert result["results"]["source"] == "pro-attachment", result
+    text = json.dumps(result)
+    assert upstream.token not in text and CONTRACT_TOKEN not in text
+    # The leader's own Pro attachment was used: its machine token and its machine id.
+    (asked,) = [r for r in contracts.requests_to("resource") if r.status == 200]
+    machine = contracts.machine(asked.headers["authorization"].split()[1])
+    assert asked.path == "/v1/resources/livepatch-onprem/context/machines/" + machine.machine_id
+    run = sync_now(sim)   # the leader may have synced on its own already: then it adds nothing
+    assert run["result"] == "success", run
+    runs = http("GET", haproxy(sim) + "/v1/admin/sync/reports", auth=(ADMIN, PASSWORD)).json()["runs"]
+    assert sum(r["patches-added"] for r in runs) == 1, runs
+    assert curl("%s/v1/patches/%s" % (haproxy(sim), PATCH)) == upstream.data
     assert http("GET", haproxy(sim) + "/debug/status").status_code == 200
 
 
 def test_2_admin_patch_client_download_through_haproxy(bundle_model):
     sim = bundle_model
-    from livepatch_app.auth_users import hash_password
-    sim.run("config", "livepatch",
-            "auth_basic_users=%s:%s" % (ADMIN, hash_password(PASSWORD, rounds=4)))
-    sim.wait()
     headers = admin_session(sim)
     data = os.urandom(300 * 1024)
-    resp = http("PUT", "%s/v1/admin/patches/%s" % (haproxy(sim), PATCH), data=data,
+    resp = http("PUT", "%s/v1/admin/patches/%s" % (haproxy(sim), LOCAL), data=data,
                 headers=headers)
     assert resp.status_code in (200, 201), resp.text
     tier = resp.json()["tiers"][0]
@@ -138,8 +89,8 @@ def test_2_admin_patch_client_download_through_haproxy(bundle_model):
     assert resp.status_code in (200, 201), resp.text
     machine_token = resp.json()["machine-token"]
     patches = check_in(sim, "e2e-machine-1", machine_token)
-    assert [p["filename"] for p in patches] == [PATCH]
-    assert patches[0]["url"] == "%s/v1/patches/%s" % (haproxy(sim), PATCH)
+    assert [p["filename"] for p in patches] == [LOCAL]
+    assert patches[0]["url"] == "%s/v1/patches/%s" % (haproxy(sim), LOCAL)
     assert patches[0]["sha256"] == hashlib.sha256(data).hexdigest()
     assert curl(patches[0]["url"]) == data
     STATE.update(data=data, machine_token=machine_token, auth_token=auth_token)
@@ -157,7 +108,7 @@ def test_3_add_unit_serves_with_the_resource_token(bundle_model):
     status = http("GET", "http://%s:8080/debug/status" % address).json()
     assert status["database"] == "OK"
     assert "not set" not in json.dumps(status["sync"])
-    assert curl("http://%s:8080/v1/patches/%s" % (address, PATCH)) == STATE["data"]
+    assert curl("http://%s:8080/v1/patches/%s" % (address, LOCAL)) == STATE["data"]
     cfg = open(sim.unit_root(new, "/etc/livepatch/livepatch.yaml")).read()
     assert address in cfg
 
@@ -190,13 +141,13 @@ def test_5_bad_config_blocks_and_fixing_it_returns_active(bundle_model):
     sim.run("config", "livepatch", "--reset", "sync_interval")
     sim.wait()
     assert {c for c, _ in messages(sim).values()} == {"active"}
-    assert curl("%s/v1/patches/%s" % (haproxy(sim), PATCH)) == STATE["data"]
+    assert curl("%s/v1/patches/%s" % (haproxy(sim), LOCAL)) == STATE["data"]
 
 
-def test_6_db_relation_removed_then_restored(bundle_model):
+def test_6_database_relation_removed_then_restored(bundle_model):
     sim = bundle_model
     units = list(livepatch_units(sim))
-    sim.run("remove-relation", "livepatch:db", "postgresql:db")
+    sim.run("remove-relation", "livepatch:database", "postgresql:database")
     sim.wait()
     assert set(messages(sim).values()) == {("blocked", "missing relation: database")}
     for unit in units:
@@ -204,7 +155,7 @@ def test_6_db_relation_removed_then_restored(bundle_model):
         journal = [line for line in sim.run("journal", unit, "livepatch").stdout.splitlines()
                    if "livepatch.service: " in line]
         assert "Stopped" in journal[-1] and "Killing" not in journal[-2], journal[-3:]
-    sim.run("relate", "livepatch:db", "postgresql:db")
+    sim.run("relate", "livepatch:database", "postgresql:database")
     sim.wait()
     assert {c for c, _ in messages(sim).values()} == {"active"}
     patches = check_in(sim, "e2e-machine-1", STATE["machine_token"])   # same machine token
@@ -240,8 +191,8 @@ def test_7_every_hook_twice_changes_nothing_the_second_time(bundle_model):
     units = sorted(livepatch_units(sim))
     lead = leader(sim)
     other = [u for u in units if u != lead][0]
-    hooks = ["install", "config-changed", "start", "update-status", "db-relation-changed",
-             "website-relation-changed", "ua-relation-changed"]
+    hooks = ["install", "config-changed", "start", "update-status", "database-relation-changed",
+             "website-relation-changed"]
     plan = [(lead, h) for h in hooks + ["leader-elected"]] + \
         [(other, h) for h in hooks + ["leader-settings-changed"]]
     for unit, hook in plan:
