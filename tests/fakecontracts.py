@@ -16,7 +16,9 @@ It speaks the two endpoints of the contracts API that matter for Livepatch on-pr
   {...}}`` (and an HTTP ``Expires`` header) for a resource the contract grants
   (``livepatch-onprem`` by default); 401 for an unknown machine token, 403 for a
   resource the contract lacks, a forbidden contract, or (``strict_machine_id``, the
-  default) a machine id other than the one the machine token was issued for.
+  default) a machine id other than the one the machine token was issued for. The
+  machine id in the path is percent-decoded, as an HTTP server decodes a path
+  segment (a client quotes ``a/b c`` as ``a%2Fb%20c``).
 
 Usage::
 
@@ -27,10 +29,16 @@ Usage::
         attach, = contracts.requests_to("attach")
         attach.headers["authorization"], attach.json["machineId"], attach.status
         machine = contracts.machine("<machineToken>")      # .machine_id, .contract_token
+        machine, = contracts.machines_for("C0ntr4ct")      # the machines a token attached
         contracts.resource_token_for(machine.machine_token)  # what GET answers
+        contracts.revoke(machine.machine_token)    # 401 from now on (detached elsewhere)
+        contracts.secrets()    # every token it knows or handed out: "no token leaked" checks
 
 Faults: ``fail("attach"|"resource", status=500, body=None, times=None)`` answers
-with that status (``times`` requests, or until ``clear_faults()``);
+with that status (``times`` requests, or until ``clear_faults()``) and ``body``: a
+JSON-able value is sent as JSON (default: an error object; with status 200, a body of
+the wrong shape is a malformed answer), ``bytes`` are sent as they are, as
+``text/html`` (garbage, e.g. a proxy's or captive portal's page);
 ``hang("attach"|"resource", seconds=None)`` holds requests without an answer until
 ``release()`` (or for ``seconds``), so clients run into their timeouts; ``stop()``
 releases them. Every request is recorded in ``requests`` (``Request``: method, path,
@@ -49,6 +57,7 @@ import uuid
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote
 
 ATTACH_PATH = "/v1/context/machines/token"
 RESOURCE_RE = re.compile(r"^/v1/resources/([^/]+)/context/machines/([^/?]+)$")
@@ -96,6 +105,7 @@ class Machine:
     machine_id: str
     contract_token: str
     resource_tokens: dict = field(default_factory=dict)
+    revoked: bool = False
 
 
 class _Server(ThreadingHTTPServer):
@@ -169,6 +179,22 @@ class FakeContracts:
 
     def machines_for(self, contract_token):
         return [m for m in self.machines.values() if m.contract_token == contract_token]
+
+    def revoke(self, machine_token):
+        """The resource endpoint answers that machine token 401 from now on (the machine
+        was detached, or re-attached and so given another token)."""
+        with self._lock:
+            self.machines[machine_token].revoked = True
+
+    def secrets(self):
+        """Every token this server knows or handed out (contract, machine and resource
+        tokens): what no message, log or action output may contain."""
+        with self._lock:
+            found = set(self.contracts) | set(self.machines)
+            found |= set(self.fixed_resource_tokens.values())
+            for machine in self.machines.values():
+                found |= set(machine.resource_tokens.values())
+        return sorted(found)
 
     def hand_out(self, resource_token, resource=LIVEPATCH_ONPREM):
         """Every machine gets this resource token for `resource` from now on: the
@@ -268,11 +294,12 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _answer(self, req, status, body, headers=None):
-        data = json.dumps(body).encode()
+        raw = isinstance(body, bytes)
+        data = body if raw else json.dumps(body).encode()
         req.status = status
         try:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", "text/html" if raw else "application/json")
             self.send_header("Content-Length", str(len(data)))
             for key, value in (headers or {}).items():
                 self.send_header(key, value)
@@ -308,7 +335,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._attach(req, bearer)
         if endpoint == "resource" and method == "GET":
             resource, machine_id = RESOURCE_RE.match(path).groups()
-            return self._resource(req, bearer, resource, machine_id)
+            return self._resource(req, bearer, unquote(resource), unquote(machine_id))
         return self._answer(req, 404, {"code": "not-found", "message": "no such endpoint"})
 
     def _attach(self, req, bearer):
@@ -330,7 +357,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _resource(self, req, bearer, resource, machine_id):
         fake = self.server_fake
         machine = fake.machines.get(bearer or "")
-        if machine is None:
+        if machine is None or machine.revoked:
             return self._answer(req, 401, {"code": "unauthorized",
                                            "message": "invalid machine token"})
         contract = fake.contracts.get(machine.contract_token)

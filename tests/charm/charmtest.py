@@ -6,9 +6,10 @@ runs itself (network-get, secret-get: small executables on PATH), JUJU_VERSION,
 and a hook runner that goes through charms.reactive's main() with the real
 handlers. Machine stands in for the unit's machine: systemd (a systemctl on
 PATH), the files the charm writes (under a temporary root), the server's schema
-CLI and a /debug/status endpoint in place of the service. Contracts is a local
-Ubuntu Pro contracts server speaking the endpoints of the resource token
-exchange; pro_attach() leaves the files the Pro client leaves after an attach.
+CLI and a /debug/status endpoint in place of the service. The Ubuntu Pro
+contracts server is tests/fakecontracts.py (FakeContracts, the conftest's
+contracts_server fixture); attach() makes a real attach request to it, and
+pro_attach() leaves the files the Pro client leaves after `pro attach`.
 """
 
 import grp
@@ -19,8 +20,9 @@ import pwd
 import sys
 import threading
 import time
+import urllib.request
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import unquote
 
 import yaml
 
@@ -460,96 +462,40 @@ def valid_config(**changes):
     return values
 
 
-CONTRACT = "contract-token-SECRET"
-MACHINE = "machine-token-SECRET"
-RESOURCE = "resource-token-SECRET"
-# The machine the Pro client attached (pro_attach): its id and machine token.
-PRO_MACHINE_ID = "5e1c4f2a9b8d4e6f8a7b6c5d4e3f2a1b"
-PRO_MACHINE_TOKEN = "pro-machine-token-SECRET"
 RELEASE = {"VERSION": "22.04.4 LTS (Jammy Jellyfish)", "VERSION_ID": "22.04", "VERSION_CODENAME": "jammy"}
 
 
-class Contracts(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self):
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.requests = []
-        self.fail = {}  # path -> (status, body) or "hang"
-        # machine id -> the machine token the resource endpoint accepts for it
-        self.machines = {"livepatch-onprem": MACHINE, PRO_MACHINE_ID: PRO_MACHINE_TOKEN}
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class Handler(BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-    def _answer(self, status, body):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _handle(self, method):
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        self.server.requests.append((method, self.path, dict(self.headers), body))
-        failure = self.server.fail.get(self.path)
-        if failure == "hang":
-            time.sleep(1.5)
-            return self._answer(200, {})
-        if failure:
-            return self._answer(*failure)
-        auth = self.headers.get("Authorization")
-        if method == "POST" and self.path == "/v1/context/machines/token":
-            if auth != f"Bearer {CONTRACT}":
-                return self._answer(401, {"code": "unauthorized", "message": "invalid token"})
-            return self._answer(200, {"machineToken": MACHINE, "machineTokenInfo": {"contractInfo": {"id": "c1"}}})
-        prefix = "/v1/resources/livepatch-onprem/context/machines/"
-        if method == "GET" and self.path.startswith(prefix):
-            machine = unquote(self.path[len(prefix):])
-            if machine not in self.server.machines:
-                return self._answer(404, {"message": "no such machine"})
-            if auth != f"Bearer {self.server.machines[machine]}":
-                return self._answer(401, {"message": "bad machine token"})
-            return self._answer(200, {"resourceToken": RESOURCE, "entitlement": {"type": "livepatch-onprem"}})
-        return self._answer(404, {"message": "no such endpoint"})
-
-    def do_POST(self):
-        self._handle("POST")
-
-    def do_GET(self):
-        self._handle("GET")
+def attach(contracts, contract_token, machine_id=None):
+    """What `pro attach <contract token>` asks the contracts server: POST
+    /v1/context/machines/token with the token as bearer and the machine's description
+    (its machine id: /etc/machine-id's 32 hex digits unless given). -> the JSON answer,
+    which the Pro client stores as its private machine-token.json."""
+    body = {
+        "machineId": machine_id or uuid.uuid4().hex,
+        "architecture": "amd64",
+        "hostType": "container",
+        "os": {"type": "Linux", "kernel": "5.15.0-105-generic", "distribution": RELEASE["VERSION"],
+               "release": RELEASE["VERSION_ID"], "series": RELEASE["VERSION_CODENAME"]},
+    }
+    request = urllib.request.Request(
+        contracts.url + "/v1/context/machines/token", data=json.dumps(body).encode(), method="POST",
+        headers={"Authorization": f"Bearer {contract_token}", "Content-Type": "application/json",
+                 "Accept": "application/json"})
+    with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=10) as response:
+        return json.load(response)
 
 
-def pro_attach(folder, contract_url=None, machine_token=PRO_MACHINE_TOKEN, machine_id=PRO_MACHINE_ID):
-    """The files the Pro client leaves after `ubuntu-advantage attach` (real-charms-facts §3):
-    the private machine-token.json (0600; the attach API's answer) and uaclient.conf
-    (YAML; the subordinate writes its contract_url option there, §2). -> (token file, conf file)."""
+def pro_attach(folder, contracts, contract_token, contract_url=None, machine_id=None):
+    """Attach "the machine" to the fake contracts server `contracts` with `contract_token`
+    (attach(): a real request; the machine is then contracts.machines_for(contract_token))
+    and leave the files the Pro client leaves after `pro attach` (real-charms-facts §3):
+    the private machine-token.json (0600; the attach API's answer, as is) and uaclient.conf
+    (YAML; the subordinate writes its contract_url option there, §2, here `contract_url`,
+    which need not be the server attached to). -> (token file, conf file)."""
+    answer = attach(contracts, contract_token, machine_id)
     private = os.path.join(folder, "var/lib/ubuntu-advantage/private")
     os.makedirs(private, mode=0o700, exist_ok=True)
     token_file = os.path.join(private, "machine-token.json")
-    answer = {
-        "machineToken": machine_token,
-        "machineTokenInfo": {
-            "machineId": machine_id,
-            "expires": "2035-01-01T00:00:00Z",
-            "accountInfo": {"id": "aAcct", "name": "example", "type": "paid"},
-            "contractInfo": {
-                "id": "cContract",
-                "name": "ubuntu-pro",
-                "resourceEntitlements": [{"type": "livepatch", "entitled": True, "directives": {}}],
-            },
-        },
-        "resourceTokens": [{"type": "livepatch", "token": "client-livepatch-token"}],
-        "activityInfo": {"activityID": machine_id, "activityToken": "activity", "activityPingInterval": 86400},
-    }
     fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         json.dump(answer, handle)

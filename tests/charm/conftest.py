@@ -7,13 +7,14 @@ charmtest.py.
 """
 
 import os
+import secrets
 import sys
-import threading
 from unittest import mock
 
 import pytest
+from fakecontracts import FakeContracts
 
-from charmtest import ROOT, Contracts, FakeJuju, Machine, remember_reactive_registrations
+from charmtest import ROOT, FakeJuju, Machine, remember_reactive_registrations
 
 sys.path.insert(0, os.path.join(ROOT, "lib"))
 
@@ -55,18 +56,23 @@ def machine(monkeypatch, tmp_path, juju):
 
 @pytest.fixture
 def contracts_server():
-    httpd = Contracts()
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
+    """The fake Ubuntu Pro contracts server (tests/fakecontracts.py) on a free loopback port;
+    it knows no contract token yet (see contract_token)."""
+    with FakeContracts() as fake:
+        yield fake
+
+
+@pytest.fixture
+def contract_token(contracts_server):
+    """A contract token (random) that contracts_server knows: it attaches machines and its
+    contract grants livepatch-onprem."""
+    return contracts_server.add_contract_token("contract-" + secrets.token_urlsafe(16)).token
 
 
 @pytest.fixture
 def pro_files(monkeypatch, tmp_path):
     """Where the charm looks for the Pro client's files: a folder of this test (empty: not
-    attached; charmtest.pro_attach(pro_files) attaches)."""
+    attached; charmtest.pro_attach(pro_files, contracts_server, contract_token) attaches)."""
     from charms.livepatch import pro
 
     root = tmp_path / "pro-client"

@@ -15,9 +15,10 @@ import yaml
 from charms.reactive import is_flag_set
 
 from charms.livepatch import bootstrap, status, unit
-from charmtest import RESOURCE, load_interface, pro_attach
+from charmtest import load_interface, pro_attach
 
 BIND, INGRESS = "127.0.0.2", "10.20.30.40"  # network-get website: bind-addresses vs ingress-addresses
+SYNC_TOKEN = "resource-token-from-get-resource-token"  # what the leader holds once the action ran
 for _interface in (("pgsql", "requires"), ("postgresql_client", "requires"), ("http", "provides"),
                    ("ua-token", "requires")):
     load_interface(*_interface)
@@ -29,7 +30,7 @@ def lp(juju, machine):
     juju.bind("website", bind=BIND, ingress=INGRESS)
     port = machine.serve(BIND)
     juju.config.update(url_template="http://lp.example/v1/patches/{filename}", port=port)
-    juju.leader_data["resource-token"] = RESOURCE
+    juju.leader_data["resource-token"] = SYNC_TOKEN
     return juju
 
 
@@ -269,7 +270,7 @@ def test_series_upgrade_before_the_service_was_set_up(lp, machine):
 # --- the operator guide's walk-through (docs/charm-README.md, Deploy) -----------------------
 
 
-def test_the_deploy_walk_through(juju, machine, pro_files, contracts_server):
+def test_the_deploy_walk_through(juju, machine, pro_files, contracts_server, contract_token):
     """The legacy on-prem flow (real-charms-facts §8): deployed and related, the unit asks for
     the sync token first; once ubuntu-advantage has attached the machine, get-resource-token
     with no parameters gets it; then url_template and auth_basic_users; then active."""
@@ -280,7 +281,9 @@ def test_the_deploy_walk_through(juju, machine, pro_files, contracts_server):
     juju.run_hook("install")
     assert juju.status == ("blocked", "sync_token not set: run the get-resource-token action")
 
-    pro_attach(str(pro_files), contract_url=contracts_server.url)  # juju config ubuntu-advantage token=...
+    # juju config ubuntu-advantage token=...: the subordinate attaches the machine
+    pro_attach(str(pro_files), contracts_server, contract_token, contract_url=contracts_server.url)
+    (attached,) = contracts_server.machines_for(contract_token)
     juju.run_action("get-resource-token")
     assert juju.failure is None and juju.results["source"] == "pro-attachment"
     juju.run_hook("leader-settings-changed")
@@ -290,7 +293,7 @@ def test_the_deploy_walk_through(juju, machine, pro_files, contracts_server):
     juju.config.update(url_template="http://10.20.0.1/v1/patches/{filename}", auth_basic_users=admin)
     juju.run_hook("config-changed")
     assert juju.status == ("active", f"serving patches on :{juju.config['port']} (leader)")
-    assert machine.rendered_config()["sync_token"] == RESOURCE
+    assert machine.rendered_config()["sync_token"] == contracts_server.resource_token_for(attached.machine_token)
 
 
 # --- the resource token reaches units added later -------------------------------------------
@@ -301,5 +304,5 @@ def test_a_unit_added_after_get_resource_token_syncs_with_it(lp, machine):
     lp.leader, lp.unit = False, "livepatch/3"
     with_db(lp)
     lp.run_hook("install")
-    assert machine.rendered_config()["sync_token"] == RESOURCE
+    assert machine.rendered_config()["sync_token"] == SYNC_TOKEN
     assert lp.status == ("active", f"serving patches on :{lp.config['port']}")
