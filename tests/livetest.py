@@ -3,10 +3,12 @@ servers accept, free loopback ports, test databases, and LiveServer (the real ap
 under real waitress). A module of its own, not conftest, so that test files in
 any folder can import it without clashing with other folders' conftest modules."""
 
+import contextlib
 import os
 import socket
 import threading
 import time
+import uuid
 
 import psycopg2
 import requests
@@ -34,6 +36,14 @@ def create_database(admin_dsn, name, template=None):
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    conn.close()
+
+
+def drop_database(admin_dsn, name):
+    conn = psycopg2.connect(admin_dsn)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     conn.close()
 
 
@@ -144,3 +154,19 @@ def start_server(database_url, admin_users_entry, folder, prepare=None, **overri
     if prepare:  # e.g. a test-only route, added before the first request
         prepare(app)
     return LiveServer(config, build_wsgi(config, app))
+
+
+@contextlib.contextmanager
+def server_on_new_database(admin_dsn, template, admin_users_entry, folder, prefix="lp_test_", **overrides):
+    """A live server on a database of its own (copied from `template`) for as long as
+    the block runs; the server is stopped and the database dropped afterwards."""
+    name = prefix + uuid.uuid4().hex[:12]
+    create_database(admin_dsn, name, template)
+    try:
+        server = start_server(with_dbname(admin_dsn, name), admin_users_entry, folder, **overrides)
+        try:
+            yield server
+        finally:
+            server.stop()
+    finally:
+        drop_database(admin_dsn, name)

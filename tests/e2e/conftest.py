@@ -3,12 +3,10 @@ the stand-ins (postgresql, haproxy, ubuntu-advantage), a fake Ubuntu Pro contrac
 server, and a real livepatch server playing Canonical's upstream."""
 
 import os
-import uuid
 
-import psycopg2
 import pytest
 from fakecontracts import FakeContracts
-from livetest import create_database, start_server, with_dbname
+from livetest import server_on_new_database
 
 from e2ehelpers import BUNDLE, CHARM, CONTRACT_TOKEN, PATCH, simulated_model
 
@@ -19,23 +17,17 @@ def upstream(pg_admin_dsn, migrated_template, admin_users_entry, tmp_path_factor
     patch (`upstream.data`), and `upstream.token`, the credential it accepts for
     syncs: the fake contracts server hands it out as the livepatch-onprem resource
     token, as the real contracts server hands out one Canonical's upstream accepts."""
-    name = "lp_e2e_upstream_" + uuid.uuid4().hex[:8]
-    create_database(pg_admin_dsn, name, migrated_template)
-    server = start_server(with_dbname(pg_admin_dsn, name), admin_users_entry,
-                          tmp_path_factory.mktemp("upstream"), patch_sync_enabled=False)
-    server.data = os.urandom(256 * 1024)
-    assert server.admin("PUT", "/v1/admin/patches/" + PATCH, data=server.data).status_code == 201
-    assert server.admin("POST", "/v1/admin/patches/107.1/promote", json={"tier": "stable"}).status_code == 200
-    resp = server.admin("POST", "/v1/admin/sync-tokens", json={"tier": "stable", "name": "e2e"})
-    assert resp.status_code in (200, 201), resp.text
-    server.token = resp.json()["token"]
-    yield server
-    server.stop()
-    conn = psycopg2.connect(pg_admin_dsn)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    conn.close()
+    with server_on_new_database(pg_admin_dsn, migrated_template, admin_users_entry,
+                                tmp_path_factory.mktemp("upstream"), prefix="lp_e2e_upstream_",
+                                patch_sync_enabled=False) as server:
+        server.data = os.urandom(256 * 1024)
+        assert server.admin("PUT", "/v1/admin/patches/" + PATCH, data=server.data).status_code == 201
+        resp = server.admin("POST", "/v1/admin/patches/107.1/promote", json={"tier": "stable"})
+        assert resp.status_code == 200, resp.text
+        resp = server.admin("POST", "/v1/admin/sync-tokens", json={"tier": "stable", "name": "e2e"})
+        assert resp.status_code in (200, 201), resp.text
+        server.token = resp.json()["token"]
+        yield server
 
 
 @pytest.fixture(scope="session")

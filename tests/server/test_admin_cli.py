@@ -20,7 +20,7 @@ import pytest
 import requests
 import yaml
 
-from livetest import ADMIN_PASSWORD, ADMIN_USER, LiveServer, create_database, with_dbname, free_port
+from livetest import ADMIN_PASSWORD, ADMIN_USER, free_port, server_on_new_database
 
 SCRIPT = Path(sys.executable).with_name("livepatch-admin")
 CLI = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "livepatch_app.admin_cli"]
@@ -95,28 +95,10 @@ def shared_server(pg_admin_dsn, migrated_template, admin_users_entry, tmp_path_f
     """One live server (real waitress, fresh migrated database) for a whole test file:
     a server per test would cost more than the tests. Tests on it use names of
     their own (unique()) and never assume an empty server."""
-    import psycopg2
-
-    from livepatch_app.app import create_app
-    from livepatch_app.config import load_config
-    from livepatch_app.serve import build_wsgi
-
-    name = "lp_test_cli_" + uuid.uuid4().hex[:12]
-    create_database(pg_admin_dsn, name, migrated_template)
-    port = free_port()
-    config = load_config(None, environ={}, overrides={
-        "database_url": with_dbname(pg_admin_dsn, name), "port": port, "bind_address": "127.0.0.1",
-        "auth_basic_users": admin_users_entry, "url_template": f"http://127.0.0.1:{port}/v1/patches/{{filename}}",
-        "filestore_path": str(tmp_path_factory.mktemp("store")), "log_level": "warning",
-        "concurrency_limit": 4, "burst_limit": 4})
-    server = LiveServer(config, build_wsgi(config, create_app(config)))
-    yield server
-    server.stop()
-    conn = psycopg2.connect(pg_admin_dsn)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    conn.close()
+    with server_on_new_database(pg_admin_dsn, migrated_template, admin_users_entry,
+                                tmp_path_factory.mktemp("store"), prefix="lp_test_cli_",
+                                concurrency_limit=4, burst_limit=4) as server:
+        yield server
 
 
 def unique(prefix):

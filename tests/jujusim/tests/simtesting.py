@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIM_DIR = os.path.dirname(HERE)
@@ -171,3 +172,16 @@ class Sim:
 
     def destroy(self):
         return self.run("destroy", check=False)
+
+
+def wait_for(predicate, timeout=30, what="condition"):
+    """Polls predicate() until it returns something true, and returns that;
+    AssertionError past the timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("%s did not hold within %ss" % (what, timeout))
+        time.sleep(0.1)

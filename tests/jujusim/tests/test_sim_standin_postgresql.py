@@ -5,12 +5,11 @@ Juju 2.9 model. The requirers are the `pgclient` test charm."""
 
 import os
 import subprocess
-import time
 
 import psycopg2
 import pytest
 
-from simtesting import TEST_CHARMS
+from simtesting import TEST_CHARMS, wait_for
 
 PGCLIENT = os.path.join(TEST_CHARMS, "pgclient")
 BOTH = "Please choose one endpoint to use. No need to relate all of them simultaneously!"
@@ -42,16 +41,6 @@ def leader_status(sim, app="pg"):
     units = sim.status()["applications"][app]["units"]
     return [u["workload-status"] for u in units.values() if u["leader"]][0]
 
-
-def wait_for(predicate, timeout=30, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("%s did not hold within %ss" % (what, timeout))
-        time.sleep(0.1)
 
 
 def test_track_16_needs_juju_3(sim):

@@ -2,12 +2,11 @@
 
 import json
 import os
-import time
 import urllib.request
 
 import pytest
 
-from simtesting import TEST_CHARMS, http_get
+from simtesting import TEST_CHARMS, http_get, wait_for
 from simlib.systemd import pid_alive
 
 SIMTEST = os.path.join(TEST_CHARMS, "simtest")
@@ -36,15 +35,6 @@ def service_state(sim, unit):
     with open(path) as f:
         return json.load(f)
 
-
-def wait_for(predicate, timeout=15):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met within %ss" % timeout)
 
 
 @pytest.fixture(scope="module")
