@@ -228,3 +228,21 @@ def test_8_upgrade_charm_with_a_new_migration(bundle_model, tmp_path):
     assert str(version["results"]["current"]) == str(number), version
     patches = check_in(sim, "e2e-machine-1", STATE["machine_token"])   # no data lost
     assert curl(patches[0]["url"]) == STATE["data"]
+
+
+def test_9_series_upgrade_pauses_the_unit_until_complete(bundle_model):
+    """pre-series-upgrade stops the service and nothing in the same hook (converge
+    runs in every hook) or after it starts it again, until post-series-upgrade."""
+    sim = bundle_model
+    unit = sorted(livepatch_units(sim))[0]
+    machine = sim.unit(unit)["machine"]
+    sim.run("upgrade-series", machine, "prepare", "noble", "-y")
+    sim.wait()
+    assert messages(sim)[unit] == ("blocked", "series upgrade in progress: run post-series-upgrade when done")
+    assert service_pid(sim, unit) is None
+    sim.run("upgrade-series", machine, "complete")
+    sim.wait()
+    assert messages(sim)[unit][0] == "active", messages(sim)[unit]
+    assert service_pid(sim, unit) is not None
+    patches = check_in(sim, "e2e-machine-1", STATE["machine_token"])
+    assert curl(patches[0]["url"]) == STATE["data"]
