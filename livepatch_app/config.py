@@ -111,6 +111,12 @@ def _auth_users(value):
     return parse_users(_string(value))
 
 
+def _trusted_proxies(value):
+    from .client_address import parse_trusted_proxies
+
+    return parse_trusted_proxies(value)
+
+
 # key -> (default, converter). Defaults are the server's; the charm passes its own.
 OPTIONS = {
     "port": (8080, _int_range(1, 65535)),
@@ -119,6 +125,7 @@ OPTIONS = {
     "log_level": ("info", _choice("debug", "info", "warn", "warning", "error")),
     "concurrency_limit": (50, _int_range(1, 10000)),
     "burst_limit": (500, _int_range(0, 100000)),
+    "trusted_proxies": ("", _trusted_proxies),  # whose X-Forwarded-For names the client
     "auth_basic_users": ("", _auth_users),
     "database_url": ("", _string),
     "dbconn_max": (15, _int_range(1, 1000)),

@@ -60,7 +60,9 @@ def waitress_options(config):
         # see _JsonErrorTask); the upload view refuses anything past the limit.
         "max_request_body_size": (config.max_upload_size + 1) * 1024 * 1024,
         "ident": "livepatch",
-        "clear_untrusted_proxy_headers": True,
+        # Proxy headers are the app's business (client_address.py: trusted_proxies);
+        # waitress would drop X-Forwarded-For before the app could read it.
+        "clear_untrusted_proxy_headers": False,
     }
 
 
