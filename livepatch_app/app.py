@@ -7,6 +7,7 @@ import time
 from flask import Flask, g, request
 
 from . import context
+from .auth_throttle import EXTENSION as AUTH_THROTTLE, AuthThrottle
 from .client_address import ClientAddress
 from .db import Database, DatabaseUnavailable
 from .errors import error_response, register_error_handlers
@@ -45,6 +46,7 @@ def create_app(config, db=None, store=None):
     app.extensions["livepatch.store"] = store
     app.extensions["livepatch.metrics"] = Metrics()
     app.extensions["livepatch.schema_gate"] = SchemaGate(db)
+    app.extensions[AUTH_THROTTLE] = AuthThrottle()
     register_error_handlers(app)
     for name in BLUEPRINTS:
         app.register_blueprint(importlib.import_module(f"livepatch_app.api.{name}").bp)
