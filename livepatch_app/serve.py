@@ -9,6 +9,7 @@ from waitress.channel import HTTPChannel
 from waitress.task import ErrorTask
 
 from .app import create_app
+from .drain import Drainer
 from .limits import ConcurrencyLimiter
 
 log = logging.getLogger("livepatch.serve")
@@ -74,13 +75,19 @@ def make_server(app, config):
 
 
 def serve(config):
+    """Serves until SIGTERM or SIGINT, then drains (drain.py) and returns."""
     app = build_wsgi(config)
     from .jobs import start_jobs
 
-    start_jobs(app)
+    jobs = start_jobs(app)
     server = make_server(app, config)
+
+    def stop_jobs():
+        for job in jobs:
+            job.stop()
+
+    drainer = Drainer(server, config.shutdown_drain_timeout, on_stop=stop_jobs)
+    drainer.install_signal_handlers()
     log.info("serving on %s:%s", config.bind_address, config.port)
-    try:
-        server.run()
-    finally:
-        server.close()
+    drainer.run()
+    app.extensions["livepatch.db"].close()
