@@ -7,6 +7,8 @@ import time
 from flask import Flask, g, request
 
 from . import context
+from .auth_throttle import EXTENSION as AUTH_THROTTLE, AuthThrottle
+from .client_address import ClientAddress
 from .db import Database, DatabaseUnavailable
 from .errors import error_response, register_error_handlers
 from .logs import log_fields
@@ -44,11 +46,14 @@ def create_app(config, db=None, store=None):
     app.extensions["livepatch.store"] = store
     app.extensions["livepatch.metrics"] = Metrics()
     app.extensions["livepatch.schema_gate"] = SchemaGate(db)
+    app.extensions[AUTH_THROTTLE] = AuthThrottle()
     register_error_handlers(app)
     for name in BLUEPRINTS:
         app.register_blueprint(importlib.import_module(f"livepatch_app.api.{name}").bp)
     app.before_request(_before)
     app.after_request(_after)
+    # The client's address from a trusted proxy's X-Forwarded-For, in REMOTE_ADDR.
+    app.wsgi_app = ClientAddress(app.wsgi_app, config.trusted_proxies)
     return app
 
 

@@ -9,6 +9,7 @@ import logging
 from flask import g, request
 
 from . import context
+from .auth_throttle import attempt
 from .auth_users import check_password
 from .data import sessions
 from .errors import Unauthorized
@@ -48,7 +49,7 @@ def basic_credentials():
 
 def security_event(event, **fields):
     log_fields(security_log, logging.INFO, event, type="security", event=event,
-               method=request.method, path=request.path, **fields)
+               method=request.method, path=request.path, source=request.remote_addr, **fields)
 
 
 def check_basic():
@@ -57,20 +58,26 @@ def check_basic():
     if creds is None:
         return None
     user, password = creds
-    if not check_password(context.config().auth_basic_users, user, password):
-        security_event("authn_failed", user=user)
-        raise Unauthorized("wrong user name or password", "invalid-credentials")
+    with attempt("admin", user) as checking:  # 429 while throttled: no bcrypt work then
+        if not check_password(context.config().auth_basic_users, user, password):
+            checking.failed()
+            security_event("authn_failed", user=user)
+            raise Unauthorized("wrong user name or password", "invalid-credentials")
+        checking.succeeded()
     return user
 
 
 def authenticate_admin():
     token = bearer_token()
     if token is not None:
-        with context.db().transaction() as cur:
-            session = sessions.find_valid(cur, token_hash(token))
-        if session is None:
-            security_event("authn_failed", reason="unknown, expired or revoked session token")
-            raise Unauthorized("the session token is unknown, expired or revoked: log in again", "invalid-token")
+        with attempt("admin") as checking:
+            with context.db().transaction() as cur:
+                session = sessions.find_valid(cur, token_hash(token))
+            if session is None:
+                checking.failed()
+                security_event("authn_failed", reason="unknown, expired or revoked session token")
+                raise Unauthorized("the session token is unknown, expired or revoked: log in again", "invalid-token")
+            checking.succeeded()
         return session["username"]
     user = check_basic()
     if user is None:

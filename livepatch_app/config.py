@@ -104,11 +104,27 @@ def _duration(value):
     return parse_duration(value)
 
 
+def _duration_between(low, high):
+    def convert(value):
+        seconds = parse_duration(value)
+        if not low <= seconds <= high:
+            raise ValueError(f"{str(value).strip()!r} is not between {low}s and {high}s")
+        return seconds
+
+    return convert
+
+
 def _auth_users(value):
     # Imported here: bcrypt is only needed when users are configured.
     from .auth_users import parse_users
 
     return parse_users(_string(value))
+
+
+def _trusted_proxies(value):
+    from .client_address import parse_trusted_proxies
+
+    return parse_trusted_proxies(value)
 
 
 # key -> (default, converter). Defaults are the server's; the charm passes its own.
@@ -119,6 +135,8 @@ OPTIONS = {
     "log_level": ("info", _choice("debug", "info", "warn", "warning", "error")),
     "concurrency_limit": (50, _int_range(1, 10000)),
     "burst_limit": (500, _int_range(0, 100000)),
+    "trusted_proxies": ("", _trusted_proxies),  # whose X-Forwarded-For names the client
+    "shutdown_drain_timeout": ("30s", _duration_between(0, 3600)),  # SIGTERM: in-flight requests finish
     "auth_basic_users": ("", _auth_users),
     "database_url": ("", _string),
     "dbconn_max": (15, _int_range(1, 1000)),

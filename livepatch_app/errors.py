@@ -42,6 +42,16 @@ class TooLarge(APIError):
     status, code = 413, "too-large"
 
 
+class TooManyAttempts(APIError):
+    """Too many failed credentials from this source or for this user (auth_throttle.py)."""
+
+    status, code = 429, "too-many-attempts"
+
+    def __init__(self, retry_after):
+        super().__init__(f"too many failed attempts: retry in {retry_after} s", headers={
+            "Retry-After": str(retry_after)})
+
+
 class Unavailable(APIError):
     status, code = 503, "unavailable"
 

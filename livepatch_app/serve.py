@@ -9,6 +9,7 @@ from waitress.channel import HTTPChannel
 from waitress.task import ErrorTask
 
 from .app import create_app
+from .drain import Drainer
 from .limits import ConcurrencyLimiter
 
 log = logging.getLogger("livepatch.serve")
@@ -60,7 +61,9 @@ def waitress_options(config):
         # see _JsonErrorTask); the upload view refuses anything past the limit.
         "max_request_body_size": (config.max_upload_size + 1) * 1024 * 1024,
         "ident": "livepatch",
-        "clear_untrusted_proxy_headers": True,
+        # Proxy headers are the app's business (client_address.py: trusted_proxies);
+        # waitress would drop X-Forwarded-For before the app could read it.
+        "clear_untrusted_proxy_headers": False,
     }
 
 
@@ -72,13 +75,19 @@ def make_server(app, config):
 
 
 def serve(config):
+    """Serves until SIGTERM or SIGINT, then drains (drain.py) and returns."""
     app = build_wsgi(config)
     from .jobs import start_jobs
 
-    start_jobs(app)
+    jobs = start_jobs(app)
     server = make_server(app, config)
+
+    def stop_jobs():
+        for job in jobs:
+            job.stop()
+
+    drainer = Drainer(server, config.shutdown_drain_timeout, on_stop=stop_jobs)
+    drainer.install_signal_handlers()
     log.info("serving on %s:%s", config.bind_address, config.port)
-    try:
-        server.run()
-    finally:
-        server.close()
+    drainer.run()
+    app.extensions["livepatch.db"].close()

@@ -12,8 +12,9 @@ haproxy charm's format (``service_name``, ``service_host``, ``service_port``,
 ``service_options``, ``servers``), which haproxy uses instead of generating the
 service itself (real-charms-facts §6).
 
-Keys read: none from the proxy; our own unit's ``ingress-address`` (set by
-Juju) is the default address.
+Keys read: from the proxy units, ``private-address`` and ``ingress-address``
+(set by Juju), listed by :meth:`HttpProvides.proxy_addresses`; our own unit's
+``ingress-address`` is the default address.
 """
 
 import yaml
@@ -29,6 +30,18 @@ def services_yaml(services):
 class HttpProvides(Endpoint):
     def manage_flags(self):
         toggle_flag(self.expand_name("{endpoint_name}.available"), self.is_joined)
+
+    def proxy_addresses(self):
+        """The ``private-address`` and ``ingress-address`` of every joined proxy unit, each
+        once, in relation and unit order (raw strings, as Juju set them)."""
+        found = []
+        for relation in self.relations:
+            for unit in relation.joined_units:
+                for key in ("private-address", "ingress-address"):
+                    address = (unit.received_raw.get(key) or "").strip()
+                    if address and address not in found:
+                        found.append(address)
+        return found
 
     def configure(self, port, private_address=None, hostname=None, services=None):
         """Publish port and address (and services) on every relation; a no-op if unchanged.

@@ -4,6 +4,7 @@ from flask import Blueprint, jsonify
 
 from .. import context
 from ..auth import SESSION_HOURS, bearer_token, check_basic, security_event
+from ..auth_throttle import attempt
 from ..data import sessions
 from ..errors import BadRequest, Unauthorized
 from ..tokens import new_session_token, token_hash
@@ -30,9 +31,12 @@ def logout():
     token = bearer_token()
     if token is None:
         raise BadRequest("send the session token to revoke as Authorization: Bearer", "missing-credentials")
-    with context.db().transaction() as cur:
-        revoked = sessions.revoke(cur, token_hash(token))
-    if not revoked:
-        raise Unauthorized("the session token is unknown or already revoked", "invalid-token")
+    with attempt("admin") as checking:
+        with context.db().transaction() as cur:
+            revoked = sessions.revoke(cur, token_hash(token))
+        if not revoked:
+            checking.failed()
+            raise Unauthorized("the session token is unknown or already revoked", "invalid-token")
+        checking.succeeded()
     security_event("logout")
     return jsonify({"result": "logged out"})

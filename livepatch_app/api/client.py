@@ -19,6 +19,7 @@ from flask import Blueprint, jsonify, request
 
 from .. import context
 from ..auth import bearer_token, security_log
+from ..auth_throttle import attempt
 from ..data import auth_tokens, kernel_support, machines, patches, reports
 from ..errors import BadRequest, Forbidden, Unauthorized
 from ..logs import log_fields
@@ -50,7 +51,7 @@ _LEGACY_INVALID = "Invalid Machine Token"
 def _security(event, **fields):
     rule = request.url_rule.rule if request.url_rule else "unmatched"
     log_fields(security_log, logging.INFO, event, type="security", event=event,
-               method=request.method, path=rule, **fields)
+               method=request.method, path=rule, source=request.remote_addr, **fields)
 
 
 def _check_machine_id(machine_id):
@@ -61,7 +62,8 @@ def _check_machine_id(machine_id):
 
 # --- enable -------------------------------------------------------------------
 
-def _usable_auth_token(cur, token):
+def _usable_auth_token(cur, token, checking):
+    """The auth token's row; a bad one counts against the source (auth_throttle.py)."""
     row = auth_tokens.lock_by_hash(cur, token_hash(token)) if token else None
     if row is None:
         reason, code, message = "unknown", "invalid-token", "the auth token is not valid"
@@ -70,7 +72,9 @@ def _usable_auth_token(cur, token):
     elif row["expired"]:
         reason, code, message = "expired", "token-expired", "the auth token has expired"
     else:
+        checking.succeeded()
         return row
+    checking.failed()
     _security("client_enable_refused", reason=reason)
     raise Unauthorized(message, code)
 
@@ -81,8 +85,8 @@ def _enable(machine_id):
     if token is None:
         raise Unauthorized("send the auth token as 'Authorization: Bearer <token>'", "missing-credentials")
     machine_token = new_token()
-    with context.db().transaction() as cur:
-        auth = _usable_auth_token(cur, token)
+    with attempt("client") as checking, context.db().transaction() as cur:
+        auth = _usable_auth_token(cur, token, checking)
         limit = auth["max_machines"]
         if limit is not None and machines.count_enabled_by_token(cur, auth["id"], machine_id) >= limit:
             _security("client_enable_refused", reason="machine limit reached")
@@ -105,12 +109,16 @@ def legacy_enable():
 
 # --- machine token ------------------------------------------------------------
 
-def _machine(cur, machine_id, legacy):
-    """The machine owning the Bearer machine token, which must be `machine_id`."""
+def _machine(cur, machine_id, legacy, checking):
+    """The machine owning the Bearer machine token, which must be `machine_id`. A token
+    sent in vain counts against the source (auth_throttle.py)."""
     token = bearer_token()
     row = machines.find_by_token_hash(cur, token_hash(token)) if token else None
     if row is not None and row["machine_id"] == machine_id:
+        checking.succeeded()
         return row
+    if token is not None:
+        checking.failed()
     mismatch = row is not None
     _security("client_auth_failed", reason="token of another machine" if mismatch else "unknown machine token")
     if legacy:  # what older clients expect from this path
@@ -172,8 +180,8 @@ def _offers(cur, tier_id, report):
 
 def _check_in(machine_id, legacy):
     _check_machine_id(machine_id)
-    with context.db().transaction() as cur:
-        machine = _machine(cur, machine_id, legacy)
+    with attempt("client") as checking, context.db().transaction() as cur:
+        machine = _machine(cur, machine_id, legacy, checking)
         report = _parse_report(json_body())
         machines.record_check_in(cur, machine_id, report)
         reports.add(cur, machine_id, machine["tier_id"], report)
@@ -195,8 +203,8 @@ def legacy_check_in(machine_id):
 @bp.get("/v1/client/<machine_id>/info")
 def info(machine_id):
     _check_machine_id(machine_id)
-    with context.db().transaction() as cur:
-        machine = _machine(cur, machine_id, legacy=False)
+    with attempt("client") as checking, context.db().transaction() as cur:
+        machine = _machine(cur, machine_id, False, checking)
     return jsonify({"machine-id": machine["machine_id"], "tier": machine["tier"],
                     "enabled": machine["enabled"], "last-check-in": format_time(machine["last_check_in"])})
 

@@ -196,11 +196,37 @@ def test_website_publishes_what_haproxy_reads(lp, machine):
         "service_name": "livepatch",
         "service_host": "0.0.0.0",
         "service_port": 80,
-        "service_options": ["mode http", "balance leastconn", "option httpchk GET /debug/status"],
+        "service_options": ["mode http", "balance leastconn", "option httpchk GET /debug/status",
+                            "option forwardfor"],  # X-Forwarded-For: the client's address
         "servers": [["livepatch-0", INGRESS, port, "check inter 2000 rise 2 fall 5"]],
     }]
     assert machine.rendered_config()["bind_address"] == BIND  # bind-addresses[0].addresses[0].value
     assert lp.status[0] == "active"  # the health check reached the service on the bind address
+
+
+def test_related_haproxy_units_are_the_trusted_proxies(lp, machine):
+    """The server believes X-Forwarded-For from the haproxy units related on website (their
+    private-address and ingress-address as Juju puts them in relation data), plus the
+    operator's trusted_proxies; a unit that leaves is trusted no more."""
+    with_db(lp)
+    lp.config["trusted_proxies"] = "192.168.10.0/24"
+    lp.relate("website:4", {"haproxy/0": {"private-address": "10.20.0.1", "ingress-address": "10.20.0.1"},
+                            "haproxy/1": {"private-address": "10.20.0.2", "ingress-address": "172.16.0.2"}})
+    lp.run_hook("website-relation-changed", "website:4", "haproxy/1")
+    trusted = machine.rendered_config()["trusted_proxies"]
+    assert trusted.split(",") == ["192.168.10.0/24", "10.20.0.1", "10.20.0.2", "172.16.0.2"]
+    restarts = [call for call in machine.systemctl_calls() if call[0] == "restart"]
+
+    del lp.relations["website:4"]["units"]["haproxy/1"]
+    lp.run_hook("website-relation-departed", "website:4", "haproxy/1")
+    assert machine.rendered_config()["trusted_proxies"] == "192.168.10.0/24,10.20.0.1"
+    assert len([call for call in machine.systemctl_calls() if call[0] == "restart"]) == len(restarts) + 1
+
+
+def test_no_proxy_related_trusts_only_the_option(lp, machine):
+    with_db(lp)
+    lp.run_hook("config-changed")
+    assert machine.rendered_config()["trusted_proxies"] == ""
 
 
 def test_listen_on_all_addresses(juju, machine):

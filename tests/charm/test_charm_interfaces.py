@@ -248,6 +248,17 @@ def test_http_provides_services_yaml(juju):
     assert "services" not in juju.published("website:3")
 
 
+def test_http_provides_lists_the_proxies_addresses(juju):
+    """Juju puts private-address and ingress-address in every unit's relation data."""
+    juju.relate("website:3", {"haproxy/0": {"private-address": "10.0.0.7", "ingress-address": "10.0.0.7"},
+                              "haproxy/1": {"private-address": "10.0.0.8", "ingress-address": "192.0.2.8"},
+                              "haproxy/2": {}})
+    juju.relate("website:4", {"other-proxy/0": {"private-address": "10.0.1.1"}})
+    endpoint = http_provides.HttpProvides("website", ["website:3", "website:4"])
+    assert endpoint.proxy_addresses() == ["10.0.0.7", "10.0.0.8", "192.0.2.8", "10.0.1.1"]
+    assert http_provides.HttpProvides("website", []).proxy_addresses() == []
+
+
 def test_http_provides_not_available_without_proxy(juju):
     http_provides.HttpProvides("website", []).manage_flags()
     assert not is_flag_set("website.available")

@@ -5,6 +5,7 @@ import configparser
 import os
 
 import bcrypt
+import pytest
 import yaml
 
 from charms.livepatch import paths, render, validation, website
@@ -15,7 +16,7 @@ TEMPLATES = os.path.join(ROOT, "templates")
 DSN = "host=10.0.0.9 port=5432 dbname=livepatch user=u password='p w\\'d'"
 
 
-def rendered(resource_token="", **changes):
+def rendered(resource_token="", proxies=(), **changes):
     settings = validation.validate(valid_config(**changes))
     context = render.config_context(
         settings,
@@ -25,6 +26,7 @@ def rendered(resource_token="", **changes):
         deployment_id="model-uuid",
         resource_token=resource_token,
         unit_name="livepatch/0",
+        proxy_addresses=proxies,
     )
     return render.server_config(context, TEMPLATES)
 
@@ -68,6 +70,40 @@ def test_the_server_loads_the_rendered_config(tmp_path):
     assert loaded.sync_token == "upstream-token"
     assert loaded.patch_sync_enabled is True
     assert loaded.patch_cache_path == paths.CACHE_DIR
+
+
+def test_trusted_proxies_are_the_option_plus_the_related_proxies(tmp_path):
+    assert load_in_server(tmp_path, rendered()).trusted_proxies == ()
+    text = rendered(proxies=["10.20.0.1", "10.20.0.2", "10.20.0.1"], trusted_proxies="192.168.0.0/16")
+    loaded = load_in_server(tmp_path, text)
+    assert [str(n) for n in loaded.trusted_proxies] == ["192.168.0.0/16", "10.20.0.1/32", "10.20.0.2/32"]
+
+
+def test_drain_timeout_reaches_the_server(tmp_path):
+    assert load_in_server(tmp_path, rendered()).shutdown_drain_timeout == 30
+    assert load_in_server(tmp_path, rendered(shutdown_drain_timeout="2m")).shutdown_drain_timeout == 120
+
+
+@pytest.mark.parametrize("option, value", [
+    ("trusted_proxies", "10.0.0.1"), ("trusted_proxies", "10.0.0.0/8, fd00::/64"), ("trusted_proxies", ""),
+    ("trusted_proxies", "10.0.0.1/24"), ("trusted_proxies", "10.0.0.256"), ("trusted_proxies", "*"),
+    ("trusted_proxies", "haproxy.example"), ("trusted_proxies", "::1/129"),
+    ("shutdown_drain_timeout", "0s"), ("shutdown_drain_timeout", "1h"), ("shutdown_drain_timeout", "1h1s"),
+    ("shutdown_drain_timeout", "45"), ("shutdown_drain_timeout", "1d"), ("shutdown_drain_timeout", "90s"),
+])
+def test_charm_and_server_accept_and_refuse_the_same_values(option, value):
+    """The charm's validation mirrors the server's config rules (it cannot import them)."""
+    try:
+        validation.validate(valid_config(**{option: value}))
+        charm_ok = True
+    except validation.InvalidConfig:
+        charm_ok = False
+    try:
+        server_config.load_config(None, environ={}, overrides={option: value})
+        server_ok = True
+    except server_config.ConfigError:
+        server_ok = False
+    assert charm_ok == server_ok, (option, value, charm_ok, server_ok)
 
 
 def test_sync_token_option_wins_over_the_resource_token(tmp_path):
@@ -115,6 +151,16 @@ def test_unit_runs_the_server_unprivileged_and_hardened():
     assert "ReadWritePaths" not in service
 
 
+def test_stop_waits_for_the_drain():
+    """systemd's stop sends SIGTERM and waits past the server's drain before SIGKILL."""
+    _, unit = unit_file()
+    assert unit["Service"]["KillSignal"] == "SIGTERM"
+    assert unit["Service"]["TimeoutStopSec"] == str(30 + render.STOP_MARGIN)
+    _, unit = unit_file(shutdown_drain_timeout="5m")
+    assert unit["Service"]["TimeoutStopSec"] == str(300 + render.STOP_MARGIN)
+    assert render.STOP_MARGIN >= 10
+
+
 def test_privileged_port_gets_exactly_the_bind_capability():
     _, unit = unit_file(port=80)
     assert unit["Service"]["AmbientCapabilities"] == "CAP_NET_BIND_SERVICE"
@@ -135,6 +181,19 @@ def test_haproxy_services_for_one_unit():
         "service_name": "livepatch",
         "service_host": "0.0.0.0",
         "service_port": 80,
-        "service_options": ["mode http", "balance leastconn", "option httpchk GET /debug/status"],
+        "service_options": ["mode http", "balance leastconn", "option httpchk GET /debug/status",
+                            "option forwardfor"],
         "servers": [["livepatch-12", "10.0.0.5", 8080, "check inter 2000 rise 2 fall 5"]],
     }]
+
+
+@pytest.mark.parametrize("bundle", ["bundle.yaml", "bundle-postgresql-db.yaml"])
+def test_bundles_ask_haproxy_for_what_the_units_publish(bundle):
+    """haproxy's own `services` option wins over what the units publish, so the bundles'
+    livepatch service must carry the same options (health check, X-Forwarded-For)."""
+    with open(os.path.join(ROOT, bundle)) as handle:
+        haproxy = yaml.safe_load(handle)["applications"]["haproxy"]
+    services = yaml.safe_load(haproxy["options"]["services"])
+    livepatch = [s for s in services if s["service_name"] == website.SERVICE_NAME]
+    assert livepatch and livepatch[0]["service_options"] == list(website.SERVICE_OPTIONS)
+    assert livepatch[0]["server_options"] == website.SERVER_OPTIONS

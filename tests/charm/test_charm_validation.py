@@ -89,6 +89,10 @@ def test_url_template_must_be_http():
         ("report_cleanup_interval", "6", "report_cleanup_interval must be a duration"),
         ("report_cleanup_row_limit", 0, "report_cleanup_row_limit must be between 1 and 10000000"),
         ("blocklist_cache_refresh", "", "blocklist_cache_refresh must be a duration"),
+        ("trusted_proxies", "10.0.0.1,haproxy", "trusted_proxies 'haproxy' is not an IP address or a network"),
+        ("trusted_proxies", "10.0.0.1/24", "trusted_proxies '10.0.0.1/24' is not an IP address or a network"),
+        ("shutdown_drain_timeout", "30", "shutdown_drain_timeout must be a duration"),
+        ("shutdown_drain_timeout", "2h", "shutdown_drain_timeout must be between 0s and 1h, not '2h'"),
     ],
 )
 def test_bad_values(option, value, expected):
@@ -160,3 +164,12 @@ def test_validate_options_checks_only_what_is_asked():
     }
     with pytest.raises(validation.InvalidConfig):
         validation.validate_options(raw, ["port"])
+
+
+def test_trusted_proxies_and_drain_timeout_defaults():
+    settings = validation.validate(valid_config())
+    assert settings["trusted_proxies"] == ""  # trust no one; the charm adds the related haproxy units
+    assert settings["shutdown_drain_timeout"] == "30s"
+    settings = validation.validate(valid_config(trusted_proxies=" 10.0.0.0/8 , fd00::1 ", shutdown_drain_timeout="0s"))
+    assert settings["trusted_proxies"] == "10.0.0.0/8,fd00::1"
+    assert settings["shutdown_drain_timeout"] == "0s"

@@ -5,15 +5,13 @@ resident memory (VmHWM, reset just before the download) is its alone."""
 
 import hashlib
 import os
-import subprocess
-import sys
 import threading
 import time
 
 import pytest
 import requests
 
-from livetest import ADMIN_PASSWORD, ADMIN_USER, free_port
+from livetest import ADMIN_PASSWORD, ADMIN_USER
 
 SIZE_MB = 100
 LIMIT_MB = 30
@@ -57,51 +55,9 @@ def _payload():
         yield i.to_bytes(4, "big") + block[4:]
 
 
-@pytest.fixture
-def serve_process(make_database, admin_users_entry, tmp_path):
-    processes = []
-
-    def start(**config):
-        port = free_port()
-        env = {key: value for key, value in os.environ.items() if not key.startswith("LIVEPATCH_")}
-        env.update({
-            "LIVEPATCH_DATABASE_URL": make_database(),
-            "LIVEPATCH_PORT": str(port),
-            "LIVEPATCH_BIND_ADDRESS": "127.0.0.1",
-            "LIVEPATCH_AUTH_BASIC_USERS": admin_users_entry,
-            "LIVEPATCH_LOG_LEVEL": "error",
-            "LIVEPATCH_CONCURRENCY_LIMIT": "8",
-            "LIVEPATCH_BURST_LIMIT": "4",
-            "LIVEPATCH_MAX_UPLOAD_SIZE": str(SIZE_MB + 10),
-            "LIVEPATCH_FILESTORE_PATH": str(tmp_path / "store"),
-        })
-        env.update({"LIVEPATCH_" + key.upper(): str(value) for key, value in config.items()})
-        process = subprocess.Popen([sys.executable, "-m", "livepatch_app", "serve"], env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        processes.append(process)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 20
-        while True:
-            try:
-                requests.get(url + "/", timeout=1)
-                return process, url
-            except requests.ConnectionError:
-                if process.poll() is not None or time.time() > deadline:
-                    raise RuntimeError("server did not start: " + process.stderr.read().decode()[-2000:])
-                time.sleep(0.1)
-
-    yield start
-    for process in processes:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
 @pytest.mark.parametrize("store", ["postgres", "filesystem"])
 def test_a_100_mb_download_does_not_grow_memory(serve_process, store):
-    process, url = serve_process(patchstore=store)
+    process, url = serve_process(patchstore=store, max_upload_size=SIZE_MB + 10)
     auth = (ADMIN_USER, ADMIN_PASSWORD)
     expected = hashlib.sha256()
     uploaded = requests.put(f"{url}/v1/admin/patches/{NAME}", auth=auth, timeout=120,

@@ -15,6 +15,8 @@ def test_defaults_and_env_override(tmp_path):
     assert config.sync_token == "tok"
     assert config.sync_flavors == ["generic", "aws"]
     assert config.sync_interval == 3600
+    assert config.shutdown_drain_timeout == 30
+    assert load_config(None, environ={"LIVEPATCH_SHUTDOWN_DRAIN_TIMEOUT": "0s"}).shutdown_drain_timeout == 0
     assert config.store_type == "postgres"
     assert load_config(None, environ={"LIVEPATCH_PATCHSTORE": "file"}).store_type == "filesystem"
 
@@ -32,6 +34,9 @@ def test_defaults_and_env_override(tmp_path):
     ("patch_sync_enabled", "maybe", "invalid patch_sync_enabled"),
     ("sync_upstream", "ftp://x", "invalid sync_upstream"),
     ("sync_minimum_kernel_version", "five", "invalid sync_minimum_kernel_version"),
+    ("shutdown_drain_timeout", "30", "invalid shutdown_drain_timeout"),
+    ("shutdown_drain_timeout", "2h", "invalid shutdown_drain_timeout: '2h' is not between 0s and 3600s"),
+    ("trusted_proxies", "haproxy", "invalid trusted_proxies"),
 ])
 def test_bad_values_name_the_key(key, value, fragment):
     with pytest.raises(ConfigError) as err:

@@ -152,3 +152,23 @@ def test_readme_and_docs_links_resolve():
             if not (page.parent / target).exists():
                 missing.append(f"{page.relative_to(ROOT)} -> {target}")
     assert not missing, "broken links:\n" + "\n".join(missing)
+
+
+# Credentials that auth_throttle.py throttles: admin Basic and sessions, client tokens.
+THROTTLED_SCHEMES = {"adminBasic", "adminBearer", "clientBearer"}
+
+
+def test_throttled_operations_declare_429_with_retry_after(served_openapi):
+    """Every operation taking admin or client credentials can answer 429 too-many-attempts."""
+    missing = []
+    for path, item in served_openapi["paths"].items():
+        for method, operation in item.items():
+            if method.upper() not in HTTP_METHODS:
+                continue
+            schemes = {name for requirement in operation.get("security", []) for name in requirement}
+            if schemes & THROTTLED_SCHEMES and "429" not in operation.get("responses", {}):
+                missing.append(f"{method.upper()} {path}")
+    assert not missing, "operations without a 429 response:\n" + "\n".join(missing)
+    response = _resolve(served_openapi, {"$ref": "#/components/responses/TooManyAttempts"})
+    assert "Retry-After" in response["headers"]
+    assert "too-many-attempts" in API_MD.read_text("utf-8")

@@ -8,10 +8,11 @@ import os
 
 import jinja2
 
-from . import paths
+from . import paths, validation, website
 
 CONFIG_TEMPLATE = "livepatch.yaml.j2"
 UNIT_TEMPLATE = "livepatch.service.j2"
+STOP_MARGIN = 15  # seconds systemd waits past the drain (jobs, logs, exit) before SIGKILL
 
 
 def _environment(templates_dir):
@@ -25,14 +26,20 @@ def _environment(templates_dir):
     )
 
 
-def config_context(settings, *, database_url, bind_address, leader, deployment_id, resource_token, unit_name):
+def config_context(settings, *, database_url, bind_address, leader, deployment_id, resource_token, unit_name,
+                   proxy_addresses=()):
     """Every value the server config template needs.
 
     settings: the output of validation.validate(). The sync token is the
     operator's sync_token if set, else the resource token from leader data.
+    proxy_addresses: the addresses of the proxies related on website, trusted
+    besides the operator's trusted_proxies.
     """
     context = dict(settings)
+    trusted = [item for item in settings["trusted_proxies"].split(",") if item]
+    trusted += [address for address in website.proxy_addresses(proxy_addresses) if address not in trusted]
     context.update(
+        trusted_proxies=",".join(trusted),
         database_url=database_url,
         bind_address=bind_address,
         leader=bool(leader),
@@ -57,8 +64,14 @@ def unit_context(settings, *, python, unit_name):
         "group": paths.GROUP,
         "port": settings["port"],
         "writable_paths": writable,
+        "stop_timeout": stop_timeout(settings),
         "unit_name": unit_name,
     }
+
+
+def stop_timeout(settings):
+    """systemd's TimeoutStopSec: the server's drain plus a margin."""
+    return validation.parse_duration(settings["shutdown_drain_timeout"]) + STOP_MARGIN
 
 
 def _inside(path, folder):

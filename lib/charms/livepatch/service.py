@@ -4,8 +4,11 @@ import http.client
 import json
 import time
 
-from . import paths
+from . import paths, validation
 from .system import run
+
+# systemctl stop and restart wait for the server's drain (systemd kills it at TimeoutStopSec).
+STOP_WAIT = validation.DRAIN_MAX_SECONDS + 120
 
 
 def systemctl(*args):
@@ -21,7 +24,7 @@ def enable():
 
 
 def restart():
-    systemctl("restart", paths.SERVICE)
+    run(["systemctl", "restart", paths.SERVICE], timeout=STOP_WAIT)
 
 
 def start():
@@ -29,7 +32,7 @@ def start():
 
 
 def stop():
-    systemctl("stop", paths.SERVICE)
+    run(["systemctl", "stop", paths.SERVICE], timeout=STOP_WAIT)
 
 
 def disable():

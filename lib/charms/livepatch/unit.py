@@ -77,7 +77,8 @@ def converge(db, database, website, paused=False):
 
     addresses = network.endpoint_addresses("website")
     listen = network.listen_address(addresses.bind, settings["listen_on_all_addresses"])
-    config_text, unit_text = _render(settings, dsn, listen, facts.leader, resource_token)
+    proxies = website.proxy_addresses() if website is not None else []
+    config_text, unit_text = _render(settings, dsn, listen, facts.leader, resource_token, proxies)
     _write(settings, config_text, unit_text)
 
     try:
@@ -139,7 +140,7 @@ def _related(endpoint):
     return any(relation.relation_id != broken for relation in endpoint.relations)
 
 
-def _render(settings, dsn, listen, is_leader, resource_token):
+def _render(settings, dsn, listen, is_leader, resource_token, proxies):
     charm = hookenv.charm_dir()
     unit_name = hookenv.local_unit()
     config_context = render.config_context(
@@ -150,6 +151,7 @@ def _render(settings, dsn, listen, is_leader, resource_token):
         deployment_id=os.environ.get("JUJU_MODEL_UUID", ""),
         resource_token=resource_token,
         unit_name=unit_name,
+        proxy_addresses=proxies,
     )
     unit_context = render.unit_context(settings, python=paths.venv_python(charm), unit_name=unit_name)
     templates = paths.templates_dir(charm)

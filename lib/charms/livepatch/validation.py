@@ -6,10 +6,12 @@ service. Messages name the option and the problem; for secrets (admin hashes,
 tokens, proxy URLs that may carry credentials) they never repeat the value.
 """
 
+import ipaddress
 import re
 from urllib.parse import urlsplit
 
 URL_TEMPLATE_MISSING = "url_template not set"
+DRAIN_MAX_SECONDS = 3600  # shutdown_drain_timeout: 0s to 1h, as the server accepts
 
 _DURATION_RE = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _BCRYPT_RE = re.compile(r"^\$2[abxy]\$(\d\d)\$[./A-Za-z0-9]{53}$")
@@ -99,6 +101,25 @@ def _duration(value):
     if parse_duration(text) <= 0:
         raise _Problem("must be longer than 0s")
     return text
+
+
+def _drain_timeout(value):
+    text = _text(value)
+    if not 0 <= parse_duration(text) <= DRAIN_MAX_SECONDS:
+        raise _Problem(f"must be between 0s and 1h, not {text[:40]!r}")
+    return text
+
+
+def _networks(value):
+    """Comma-separated IP addresses or CIDR networks (host bits unset), as the server's
+    trusted_proxies accepts them."""
+    items = [item.strip() for item in _text(value).split(",") if item.strip()]
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=True)
+        except ValueError:
+            raise _Problem(f"{item[:60]!r} is not an IP address or a network like 10.0.0.0/24") from None
+    return ",".join(items)
 
 
 def _http_url(required, secret=False):
@@ -195,6 +216,8 @@ OPTIONS = {
     "log_level": _choice("debug", "info", "warn", "warning", "error"),
     "concurrency_limit": _integer(1, 10000),
     "burst_limit": _integer(0, 100000),
+    "trusted_proxies": _networks,
+    "shutdown_drain_timeout": _drain_timeout,
     "auth_basic_users": _auth_users,
     "redirect_downloads": _boolean,
     "dbconn_max": _integer(1, 1000),

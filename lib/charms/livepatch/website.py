@@ -17,11 +17,15 @@ its default ``haproxy_service`` also takes port 80: the operator guide says to
 set haproxy's ``services`` to "" or to a ``livepatch`` service.
 """
 
+import ipaddress
+
 SERVICE_NAME = "livepatch"
 SERVICE_HOST = "0.0.0.0"
 SERVICE_PORT = 80
 HEALTH_CHECK = "GET /debug/status"
-SERVICE_OPTIONS = ("mode http", "balance leastconn", f"option httpchk {HEALTH_CHECK}")
+# forwardfor: haproxy appends the client's address to X-Forwarded-For, which the units
+# believe from the related haproxy units only (trusted_proxies, proxy_addresses below).
+SERVICE_OPTIONS = ("mode http", "balance leastconn", f"option httpchk {HEALTH_CHECK}", "option forwardfor")
 SERVER_OPTIONS = "check inter 2000 rise 2 fall 5"  # every 2 s; up after 2 passes, down after 5 failures
 
 
@@ -41,3 +45,18 @@ def haproxy_services(unit_name, address, port):
             "servers": [[server_name(unit_name), address, int(port), SERVER_OPTIONS]],
         }
     ]
+
+
+def proxy_addresses(addresses):
+    """The IP addresses among the related proxies' addresses, each once, in order: what the
+    server trusts X-Forwarded-For from. Anything else (a host name) is left out: the server
+    takes addresses and networks only."""
+    found = []
+    for address in addresses:
+        try:
+            text = str(ipaddress.ip_address(str(address).strip()))
+        except ValueError:
+            continue
+        if text not in found:
+            found.append(text)
+    return found
