@@ -6,9 +6,10 @@ import time
 
 from flask import Flask, g, request
 
-from . import context
+from . import context, text_guard
 from .db import Database, DatabaseUnavailable
 from .errors import error_response, register_error_handlers
+from .json_input import RequestJSONProvider
 from .logs import log_fields
 from .metrics import Metrics
 from .schema_gate import SchemaGate
@@ -32,6 +33,7 @@ log = logging.getLogger("livepatch.http")
 
 def create_app(config, db=None, store=None):
     app = Flask("livepatch_app", static_folder=None)  # no /static route: every route is in the contract
+    app.json = RequestJSONProvider(app)
     app.config["MAX_CONTENT_LENGTH"] = None  # uploads are bounded by the upload view itself
     app.json.sort_keys = False
     db = db or Database(config.database_url, config.dbconn_max, config.dbconn_max_lifetime)
@@ -47,13 +49,18 @@ def create_app(config, db=None, store=None):
     register_error_handlers(app)
     for name in BLUEPRINTS:
         app.register_blueprint(importlib.import_module(f"livepatch_app.api.{name}").bp)
+    app.before_request(_start)  # first: nothing after it sees text SQL cannot hold
     app.before_request(_before)
     app.after_request(_after)
     return app
 
 
-def _before():
+def _start():
     g.started = time.monotonic()
+    text_guard.check_environ(request.environ)
+
+
+def _before():
     if request.endpoint in _OPS_ENDPOINTS or request.endpoint is None:
         return None
     try:

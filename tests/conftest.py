@@ -6,9 +6,8 @@ import os
 import tempfile
 import uuid
 
-import psycopg2
 import pytest
-from livetest import ADMIN_PASSWORD, ADMIN_USER, create_database, start_server, with_dbname
+from livetest import ADMIN_PASSWORD, ADMIN_USER, create_database, drop_database, start_server, with_dbname
 
 from livepatch_app import schema
 from livepatch_app.auth_users import hash_password
@@ -66,11 +65,7 @@ def migrated_template(pg_admin_dsn):
     create_database(pg_admin_dsn, name)
     schema.upgrade(with_dbname(pg_admin_dsn, name))
     yield name
-    conn = psycopg2.connect(pg_admin_dsn)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    conn.close()
+    drop_database(pg_admin_dsn, name)
 
 
 @pytest.fixture
@@ -85,12 +80,7 @@ def make_database(pg_admin_dsn, migrated_template):
         return with_dbname(pg_admin_dsn, name)
 
     yield make
-    conn = psycopg2.connect(pg_admin_dsn)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        for name in created:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    conn.close()
+    drop_database(pg_admin_dsn, *created)
 
 
 @pytest.fixture

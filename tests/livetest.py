@@ -37,6 +37,15 @@ def create_database(admin_dsn, name, template=None):
     conn.close()
 
 
+def drop_database(admin_dsn, *names):
+    conn = psycopg2.connect(admin_dsn)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        for name in names:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    conn.close()
+
+
 def wait_for(predicate, timeout=20, what="the condition"):
     """Polls predicate() until it returns something true, and returns that;
     AssertionError past the timeout. For tests: wait on the condition, never on a

@@ -128,7 +128,7 @@ def _parse_report(body):
         value = field(body, key, required=(key == "kernel"))
         if value is not None:
             value = value.strip()
-            if len(value) > max_len or (pattern and not pattern.fullmatch(value)) or "\x00" in value:
+            if len(value) > max_len or (pattern and not pattern.fullmatch(value)):
                 raise BadRequest(f"'{key}' must be at most {max_len} characters"
                                  + (" of letters, digits and . _ + ~ : -" if pattern else ""), "invalid-field")
         report[column] = value or None
