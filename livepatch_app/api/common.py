@@ -3,15 +3,28 @@
 from datetime import datetime, timezone
 
 from flask import request
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..errors import BadRequest
+from ..errors import BadRequest, TooLarge
+from ..json_input import MAX_BYTES
 
 _MISSING = object()
 
 
+def _too_large():
+    return TooLarge(f"a JSON body is at most {MAX_BYTES // 1024} KiB", "body-too-large")
+
+
 def json_body(optional=False):
-    """The request's JSON object; 400 `invalid-json` when it is not one."""
-    raw = request.get_data(cache=True)
+    """The request's JSON object; 400 `invalid-json` when it is not one, 413
+    `body-too-large` past json_input.MAX_BYTES (nothing past it is read)."""
+    if request.content_length is not None and request.content_length > MAX_BYTES:
+        raise _too_large()
+    request.max_content_length = MAX_BYTES  # a body without a length is cut there too
+    try:
+        raw = request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        raise _too_large() from None
     if not raw.strip():
         if optional:
             return {}

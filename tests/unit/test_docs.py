@@ -152,3 +152,16 @@ def test_readme_and_docs_links_resolve():
             if not (page.parent / target).exists():
                 missing.append(f"{page.relative_to(ROOT)} -> {target}")
     assert not missing, "broken links:\n" + "\n".join(missing)
+
+
+def test_json_bodies_document_400_and_413(served_openapi):
+    """Every JSON body may be refused as bad text or too deep (400) and as too large (413)."""
+    problems = []
+    for path, item in served_openapi["paths"].items():
+        for method, operation in item.items():
+            body = _resolve(served_openapi, operation.get("requestBody") or {})
+            if "application/json" in body.get("content", {}):
+                missing = {"400", "413"} - set(operation.get("responses", {}))
+                if missing:
+                    problems.append(f"{method.upper()} {path}: no {sorted(missing)} response")
+    assert not problems, "\n".join(problems)
