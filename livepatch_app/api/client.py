@@ -75,11 +75,15 @@ def _usable_auth_token(cur, token):
     raise Unauthorized(message, code)
 
 
-def _enable(machine_id):
-    _check_machine_id(machine_id)
+def _sent_auth_token():
     token = bearer_token()
     if token is None:
         raise Unauthorized("send the auth token as 'Authorization: Bearer <token>'", "missing-credentials")
+    return token
+
+
+def _enable(machine_id, token):
+    _check_machine_id(machine_id)
     machine_token = new_token()
     with context.db().transaction() as cur:
         auth = _usable_auth_token(cur, token)
@@ -94,13 +98,17 @@ def _enable(machine_id):
 
 @bp.put("/v1/client/<machine_id>")
 def enable(machine_id):
-    return _enable(machine_id)
+    _check_machine_id(machine_id)
+    return _enable(machine_id, _sent_auth_token())
 
 
 @bp.post("/api/machine-tokens")
 def legacy_enable():
+    token = _sent_auth_token()
+    with context.db().transaction() as cur:
+        _usable_auth_token(cur, token)  # the credentials pass before the body is read
     body = json_body()
-    return _enable(field(body, "machine-id", required=True))
+    return _enable(field(body, "machine-id", required=True), token)
 
 
 # --- machine token ------------------------------------------------------------

@@ -173,6 +173,15 @@ def test_legacy_enable(server):
     assert r.status_code == 401 and r.json()["code"] == "invalid-token"
 
 
+def test_legacy_enable_checks_the_token_before_the_body(server):
+    for data in (None, b"", b"nope", b'{"machine-id": "bad id"}', b'{"machine-id": "%s"}' % MACHINE.encode()):
+        r = server.request("POST", "/api/machine-tokens", data=data)
+        assert r.status_code == 401 and r.json()["code"] == "missing-credentials", (data, r.text)
+        r = server.request("POST", "/api/machine-tokens", data=data, headers=bearer("wrong"))
+        assert r.status_code == 401 and r.json()["code"] == "invalid-token", (data, r.text)
+    assert server.sql("SELECT count(*) FROM machines")[0][0] == 0
+
+
 # --- check-in -----------------------------------------------------------------
 
 def test_check_in_offers_newest_visible_unblocked_patch(server):

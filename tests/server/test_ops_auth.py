@@ -43,6 +43,13 @@ def test_login_logout_cycle(server):
     assert again.status_code == 401 and again.json()["code"] == "invalid-token"
 
 
+def test_logout_without_a_session_token_is_401(server):
+    for headers in ({}, {"Authorization": "Bearer"}, {"Authorization": "Basic YWRtaW46eA=="}):
+        r = server.request("POST", "/v1/admin/logout", headers=headers)
+        assert r.status_code == 401 and r.json()["code"] == "missing-credentials", (headers, r.text)
+        assert r.headers["WWW-Authenticate"] == 'Bearer realm="livepatch"'
+
+
 def test_login_rejects_bad_credentials(server):
     r = server.request("POST", "/v1/admin/login", auth=(ADMIN_USER, "wrong"))
     assert r.status_code == 401 and r.json()["code"] == "invalid-credentials"
