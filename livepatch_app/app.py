@@ -7,6 +7,7 @@ import time
 from flask import Flask, g, request
 
 from . import context, text_guard
+from .body_limits import BodyRules
 from .db import Database, DatabaseUnavailable
 from .errors import error_response, register_error_handlers
 from .json_input import RequestJSONProvider
@@ -34,7 +35,7 @@ log = logging.getLogger("livepatch.http")
 def create_app(config, db=None, store=None):
     app = Flask("livepatch_app", static_folder=None)  # no /static route: every route is in the contract
     app.json = RequestJSONProvider(app)
-    app.config["MAX_CONTENT_LENGTH"] = None  # uploads are bounded by the upload view itself
+    app.config["MAX_CONTENT_LENGTH"] = None  # bounded per route: body_limits
     app.json.sort_keys = False
     db = db or Database(config.database_url, config.dbconn_max, config.dbconn_max_lifetime)
     if store is None:
@@ -49,6 +50,7 @@ def create_app(config, db=None, store=None):
     register_error_handlers(app)
     for name in BLUEPRINTS:
         app.register_blueprint(importlib.import_module(f"livepatch_app.api.{name}").bp)
+    app.extensions["livepatch.body_rules"] = BodyRules(app, config.max_upload_size)
     app.before_request(_start)  # first: nothing after it sees text SQL cannot hold
     app.before_request(_before)
     app.after_request(_after)

@@ -3,11 +3,13 @@ and live servers: the real app under real waitress on a free loopback port."""
 
 import ctypes
 import os
+import subprocess
 import tempfile
 import uuid
 
 import pytest
-from livetest import ADMIN_PASSWORD, ADMIN_USER, create_database, drop_database, start_server, with_dbname
+from livetest import (ADMIN_PASSWORD, ADMIN_USER, create_database, drop_database, start_serve_process, start_server,
+                      with_dbname)
 
 from livepatch_app import schema
 from livepatch_app.auth_users import hash_password
@@ -102,3 +104,23 @@ def make_server(make_database, admin_users_entry, tmp_path):
 @pytest.fixture
 def server(make_server):
     return make_server()
+
+
+@pytest.fixture
+def serve_process(make_database, admin_users_entry, tmp_path):
+    """Factory: the real `python -m livepatch_app serve` process on a fresh migrated
+    database (keyword args: config settings) -> (Popen, url); stopped afterwards."""
+    processes = []
+
+    def start(**config):
+        process, url = start_serve_process(make_database(), admin_users_entry, tmp_path, **config)
+        processes.append(process)
+        return process, url
+
+    yield start
+    for process in processes:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()

@@ -5,50 +5,15 @@ resident memory (VmHWM, reset just before the download) is its alone."""
 
 import hashlib
 import os
-import subprocess
-import sys
-import threading
-import time
 
 import pytest
 import requests
 
-from livetest import ADMIN_PASSWORD, ADMIN_USER, free_port
+from livetest import ADMIN_PASSWORD, ADMIN_USER, PeakMemory
 
 SIZE_MB = 100
 LIMIT_MB = 30
 NAME = "livepatch-5.15.0-107.117-generic-107.1-amd64.tar.bz2"
-
-
-def _status(pid, key):
-    with open(f"/proc/{pid}/status") as handle:
-        for line in handle:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) // 1024  # kB -> MiB
-    raise KeyError(key)
-
-
-def _reset_peak(pid):
-    """Resets VmHWM to the current RSS (Linux: write 5 to clear_refs); False if not allowed."""
-    try:
-        with open(f"/proc/{pid}/clear_refs", "w") as handle:
-            handle.write("5")
-        return True
-    except OSError:
-        return False
-
-
-class PeakSampler(threading.Thread):
-    """Fallback when VmHWM cannot be reset: samples VmRSS every few milliseconds."""
-
-    def __init__(self, pid):
-        super().__init__(daemon=True)
-        self.pid, self.peak, self.done = pid, 0, threading.Event()
-
-    def run(self):
-        while not self.done.is_set():
-            self.peak = max(self.peak, _status(self.pid, "VmRSS"))
-            time.sleep(0.005)
 
 
 def _payload():
@@ -57,51 +22,9 @@ def _payload():
         yield i.to_bytes(4, "big") + block[4:]
 
 
-@pytest.fixture
-def serve_process(make_database, admin_users_entry, tmp_path):
-    processes = []
-
-    def start(**config):
-        port = free_port()
-        env = {key: value for key, value in os.environ.items() if not key.startswith("LIVEPATCH_")}
-        env.update({
-            "LIVEPATCH_DATABASE_URL": make_database(),
-            "LIVEPATCH_PORT": str(port),
-            "LIVEPATCH_BIND_ADDRESS": "127.0.0.1",
-            "LIVEPATCH_AUTH_BASIC_USERS": admin_users_entry,
-            "LIVEPATCH_LOG_LEVEL": "error",
-            "LIVEPATCH_CONCURRENCY_LIMIT": "8",
-            "LIVEPATCH_BURST_LIMIT": "4",
-            "LIVEPATCH_MAX_UPLOAD_SIZE": str(SIZE_MB + 10),
-            "LIVEPATCH_FILESTORE_PATH": str(tmp_path / "store"),
-        })
-        env.update({"LIVEPATCH_" + key.upper(): str(value) for key, value in config.items()})
-        process = subprocess.Popen([sys.executable, "-m", "livepatch_app", "serve"], env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        processes.append(process)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 20
-        while True:
-            try:
-                requests.get(url + "/", timeout=1)
-                return process, url
-            except requests.ConnectionError:
-                if process.poll() is not None or time.time() > deadline:
-                    raise RuntimeError("server did not start: " + process.stderr.read().decode()[-2000:])
-                time.sleep(0.1)
-
-    yield start
-    for process in processes:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
 @pytest.mark.parametrize("store", ["postgres", "filesystem"])
 def test_a_100_mb_download_does_not_grow_memory(serve_process, store):
-    process, url = serve_process(patchstore=store)
+    process, url = serve_process(patchstore=store, max_upload_size=SIZE_MB + 10)
     auth = (ADMIN_USER, ADMIN_PASSWORD)
     expected = hashlib.sha256()
     uploaded = requests.put(f"{url}/v1/admin/patches/{NAME}", auth=auth, timeout=120,
@@ -110,24 +33,15 @@ def test_a_100_mb_download_does_not_grow_memory(serve_process, store):
     # Warm up (imports, pools, first allocations) with a small ranged read.
     assert requests.get(f"{url}/v1/patches/{NAME}", headers={"Range": "bytes=0-9"}, timeout=30).status_code == 206
 
-    before = _status(process.pid, "VmRSS")
-    sampler = None
-    if not _reset_peak(process.pid):
-        sampler = PeakSampler(process.pid)
-        sampler.start()
     got, size = hashlib.sha256(), 0
-    with requests.get(f"{url}/v1/patches/{NAME}", stream=True, timeout=120) as response:
-        assert response.status_code == 200
-        assert int(response.headers["Content-Length"]) == SIZE_MB * 1024 * 1024
-        for chunk in response.iter_content(256 * 1024):
-            got.update(chunk)
-            size += len(chunk)
-    if sampler is None:
-        peak = _status(process.pid, "VmHWM")
-    else:
-        sampler.done.set()
-        sampler.join()
-        peak = sampler.peak
+    with PeakMemory(process.pid) as memory:
+        with requests.get(f"{url}/v1/patches/{NAME}", stream=True, timeout=120) as response:
+            assert response.status_code == 200
+            assert int(response.headers["Content-Length"]) == SIZE_MB * 1024 * 1024
+            for chunk in response.iter_content(256 * 1024):
+                got.update(chunk)
+                size += len(chunk)
+    before, peak = memory.before, memory.peak
     assert size == SIZE_MB * 1024 * 1024 and got.hexdigest() == expected.hexdigest()
     grown = peak - before
     print(f"{store}: RSS before {before} MiB, peak during the download {peak} MiB (+{grown} MiB)")

@@ -216,7 +216,8 @@ def test_bad_text_in_headers_read_as_values(live, header, value):
 
 def test_good_text_still_passes(live):
     """Non-ASCII UTF-8 is text: it is refused for what it says, not for being text."""
-    r = live.request("GET", "/v1/api/kernels/supported?kernel-version=5.15&flavour=g%C3%A9n%C3%A9ric&architecture=amd64")
+    r = live.request("GET", "/v1/api/kernels/supported?kernel-version=5.15&flavour=g%C3%A9n%C3%A9ric"
+                            "&architecture=amd64")
     assert r.status_code == 200 and r.json() == {"Supported": "unknown"}
     r = live.admin("POST", "/v1/admin/tiers", json={"name": "caf\u00e9"})
     assert r.status_code == 400 and r.json()["code"] == "invalid-tier-name"
