@@ -79,8 +79,9 @@ def _before():
 
 def _after(response):
     elapsed = time.monotonic() - g.get("started", time.monotonic())
-    handler = request.url_rule.rule if request.url_rule else "unmatched"
-    context.metrics().requests.observe(elapsed, handler=handler, method=request.method, code=response.status_code)
+    rule = request.url_rule.rule if request.url_rule else None
+    context.metrics().observe_request(elapsed, rule, request.method, response.status_code)
+    handler = rule or "unmatched"
     # Client paths carry machine ids: log their route template, not the path.
     path = handler if handler.startswith(_PRIVATE_PATH_PREFIXES) else request.path
     log_fields(log, logging.INFO, "request", method=request.method, path=path,
