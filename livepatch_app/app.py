@@ -11,6 +11,7 @@ from .body_limits import BodyRules
 from .db import Database, DatabaseUnavailable
 from .errors import error_response, register_error_handlers
 from .json_input import RequestJSONProvider
+from .log_paths import loggable_path
 from .logs import log_fields
 from .metrics import Metrics
 from .schema_gate import SchemaGate
@@ -26,8 +27,6 @@ BLUEPRINTS = [
 
 # Endpoints that answer while the schema is behind (operations and the contract).
 _OPS_ENDPOINTS = {"ops.index", "ops.debug_info", "ops.debug_status", "ops.metrics", "ops.openapi"}
-
-_PRIVATE_PATH_PREFIXES = ("/v1/client/", "/api/machine/", "/api/machine-tokens", "/v1/admin/machines/")
 
 log = logging.getLogger("livepatch.http")
 
@@ -81,10 +80,7 @@ def _after(response):
     elapsed = time.monotonic() - g.get("started", time.monotonic())
     rule = request.url_rule.rule if request.url_rule else None
     context.metrics().observe_request(elapsed, rule, request.method, response.status_code)
-    handler = rule or "unmatched"
-    # Client paths carry machine ids: log their route template, not the path.
-    path = handler if handler.startswith(_PRIVATE_PATH_PREFIXES) else request.path
-    log_fields(log, logging.INFO, "request", method=request.method, path=path,
+    log_fields(log, logging.INFO, "request", method=request.method, path=loggable_path(),
                status=response.status_code, duration_ms=round(elapsed * 1000, 1),
                remote=request.remote_addr)
     return response

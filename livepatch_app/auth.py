@@ -12,6 +12,7 @@ from . import context
 from .auth_users import check_password
 from .data import sessions
 from .errors import Unauthorized
+from .log_paths import loggable_path
 from .logs import log_fields
 from .tokens import token_hash
 
@@ -48,7 +49,7 @@ def basic_credentials():
 
 def security_event(event, **fields):
     log_fields(security_log, logging.INFO, event, type="security", event=event,
-               method=request.method, path=request.path, **fields)
+               method=request.method, path=loggable_path(), **fields)
 
 
 def check_basic():

@@ -21,6 +21,7 @@ from .. import context
 from ..auth import bearer_token, security_log
 from ..data import auth_tokens, kernel_support, machines, patches, reports
 from ..errors import BadRequest, Forbidden, Unauthorized
+from ..log_paths import loggable_path
 from ..logs import log_fields
 from ..patchname import ARCHITECTURES, InvalidName, parse_kernel, version_key
 from ..tokens import new_token, token_hash
@@ -48,9 +49,8 @@ _LEGACY_INVALID = "Invalid Machine Token"
 
 
 def _security(event, **fields):
-    rule = request.url_rule.rule if request.url_rule else "unmatched"
     log_fields(security_log, logging.INFO, event, type="security", event=event,
-               method=request.method, path=rule, **fields)
+               method=request.method, path=loggable_path(), **fields)
 
 
 def _check_machine_id(machine_id):
