@@ -20,8 +20,10 @@ them in with the app's BodyRules.
 
 import time
 
+from waitress import utilities
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
+from waitress.receiver import ChunkedReceiver
 from waitress.task import WSGITask
 from waitress.utilities import RequestEntityTooLarge
 
@@ -31,6 +33,24 @@ from .errors import BadRequest, TooLarge
 MIB = 1024 * 1024
 DRAIN_BYTES = 8 * MIB
 DRAIN_SECONDS = 5
+# Chunk framing that carries no data is bounded too (waitress's own receiver
+# keeps an unfinished chunk-size line or trailer whole, however long).
+MAX_CHUNK_LINE = 1024
+MAX_TRAILER = 64 * 1024
+
+
+def framing_allowance(limit):
+    """How many raw (chunk-framed) bytes a body of at most `limit` bytes may take."""
+    return 2 * limit + 64 * 1024
+
+
+class BoundedChunkedReceiver(ChunkedReceiver):
+    def received(self, s):
+        consumed = super().received(s)
+        if len(self.control_line) > MAX_CHUNK_LINE or len(self.trailer) > MAX_TRAILER:
+            self.error = utilities.BadRequest("a chunk-size line or the trailer is too long")
+            self.all_chunks_received = True
+        return consumed
 
 
 class RouteBodyTooLarge(RequestEntityTooLarge):
@@ -50,6 +70,7 @@ class BodyParser(HTTPRequestParser):
     pipe = None  # a body that streams to the app, or is being drained
     body_open = False  # the request went to the app while its body still arrives
     body_complete = False  # every body byte arrived, the framing intact
+    framing_lost = False  # what follows cannot be parsed: it is dropped unread
 
     def received(self, data):
         if self.completed:
@@ -68,6 +89,8 @@ class BodyParser(HTTPRequestParser):
             if self.error is not None and self.body_rcv is not None:
                 self._drain_rest(self.content_length)
             return
+        if self.chunked:
+            self.body_rcv = BoundedChunkedReceiver(self.body_rcv.buf)
         self.rule = self.rules.for_request(self.command, self.path)
         if not self.chunked and self.content_length > self.rule.limit:
             self._refuse(self.content_length)
@@ -83,8 +106,9 @@ class BodyParser(HTTPRequestParser):
         self.body_bytes_received += consumed
         if receiver.error:
             self.error, self.completed = receiver.error, True
-        elif len(receiver) > self.rule.limit:  # chunked: counted as it comes
-            self._refuse(None)
+            self._linger()
+        elif len(receiver) > self.rule.limit or self.body_bytes_received > framing_allowance(self.rule.limit):
+            self._refuse(None)  # chunked: counted as it comes
         elif receiver.completed:
             self.completed = True
             if self.chunked:  # as waitress does: the app sees a length, not chunks
@@ -105,6 +129,14 @@ class BodyParser(HTTPRequestParser):
         pipe.close()
         self._switch_to(pipe)
 
+    def _linger(self):
+        """The framing is lost: drop whatever follows, for a while, then close."""
+        if self.pipe is None:
+            self._switch_to(BodyPipe())
+        self.pipe.close()
+        self.framing_lost = True
+        self.body_open = True
+
     def _switch_to(self, pipe):
         old = self.body_rcv.buf
         self.body_rcv.buf = pipe  # the receivers append decoded bytes to .buf
@@ -116,16 +148,22 @@ class BodyParser(HTTPRequestParser):
     def body_received(self, data):
         """Body bytes that arrive after the request went to the app -> bytes consumed."""
         receiver, pipe = self.body_rcv, self.pipe
-        consumed = receiver.received(data)
-        if receiver.error:
-            pipe.fail(BadRequest("the chunked request body is malformed", "bad-request"))
-            self.body_open = False  # the framing is lost
-        elif receiver.completed:
-            pipe.end()
-            self.body_complete = True
-            self.body_open = False
-        elif self.rule is not None and pipe.received > self.rule.limit:
-            pipe.fail(TooLarge(self.rule.message, self.rule.code))
+        if self.framing_lost:
+            pipe.append(data)  # dropped, and counted
+            consumed = len(data)
+        else:
+            consumed = receiver.received(data)
+            self.body_bytes_received += consumed
+            if receiver.error:
+                pipe.fail(BadRequest("the chunked request body is malformed", "bad-request"))
+                self._linger()
+            elif receiver.completed:
+                pipe.end()
+                self.body_complete = True
+                self.body_open = False
+            elif self.rule is not None and (pipe.received > self.rule.limit or
+                                            self.body_bytes_received > framing_allowance(self.rule.limit)):
+                pipe.fail(TooLarge(self.rule.message, self.rule.code))
         if self.body_open and pipe.dropping and self.drain_spent():
             self.body_open = False
         return consumed

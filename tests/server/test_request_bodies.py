@@ -103,6 +103,21 @@ def test_a_chunked_json_body_is_cut_at_the_limit(server):
         assert status == 413 and _code(body) == "body-too-large"
 
 
+def test_chunk_framing_is_bounded_too(server):
+    """Bytes that frame no data (an endless chunk-size line, a flood of empty lines,
+    an endless trailer) count against the body as well."""
+    for body, status in ((b"a" * (1 * MIB), 400), (b"\r\n" * (512 * 1024), 413),
+                         (b"1\r\nx\r\n0\r\n" + b"X-Trailer: y\r\n" * 60_000, 400)):
+        with Raw(server) as conn:
+            conn.head("POST", "/api/machine-tokens", {"Transfer-Encoding": "chunked"})
+            try:
+                conn.send(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # refused while still sending: the answer is read below
+            answer, _, data = conn.response()
+            assert answer == status, (body[:20], data)
+
+
 def test_an_upload_is_not_read_before_its_credentials_pass(server):
     for authorization, code in ((None, "missing-credentials"), ("Basic YWRtaW46d3Jvbmc=", "invalid-credentials"),
                                 ("Bearer not-a-session", "invalid-token")):
