@@ -262,7 +262,7 @@ class BodyChannel(HTTPChannel):
         return super().writable()
 
     def handle_write(self):
-        if self.open_body is not None and self.close_when_flushed:
+        if self.open_body is not None and self.close_when_flushed and not self.will_close:
             self._flush_exception(self._flush_some)  # the answer goes out; the close waits for the drain
             return
         super().handle_write()
