@@ -83,7 +83,6 @@ def _sent_auth_token():
 
 
 def _enable(machine_id, token):
-    _check_machine_id(machine_id)
     machine_token = new_token()
     with context.db().transaction() as cur:
         auth = _usable_auth_token(cur, token)
@@ -107,8 +106,9 @@ def legacy_enable():
     token = _sent_auth_token()
     with context.db().transaction() as cur:
         _usable_auth_token(cur, token)  # the credentials pass before the body is read
-    body = json_body()
-    return _enable(field(body, "machine-id", required=True), token)
+    machine_id = field(json_body(), "machine-id", required=True)
+    _check_machine_id(machine_id)
+    return _enable(machine_id, token)
 
 
 # --- machine token ------------------------------------------------------------
