@@ -35,10 +35,6 @@ class BodyRules:
         self._views = app.view_functions
         self._adapter = app.url_map.bind("localhost")
 
-    @property
-    def largest(self):
-        return max(self.json.limit, self.upload.limit)
-
     def for_endpoint(self, endpoint):
         return self.upload if getattr(self._views.get(endpoint), "streams_body", False) else self.json
 
