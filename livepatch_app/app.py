@@ -6,11 +6,14 @@ import time
 
 from flask import Flask, g, request
 
-from . import context
+from . import context, text_guard
 from .auth_throttle import EXTENSION as AUTH_THROTTLE, AuthThrottle
+from .body_limits import BodyRules
 from .client_address import ClientAddress
 from .db import Database, DatabaseUnavailable
 from .errors import error_response, register_error_handlers
+from .json_input import RequestJSONProvider
+from .log_paths import loggable_path
 from .logs import log_fields
 from .metrics import Metrics
 from .schema_gate import SchemaGate
@@ -27,14 +30,13 @@ BLUEPRINTS = [
 # Endpoints that answer while the schema is behind (operations and the contract).
 _OPS_ENDPOINTS = {"ops.index", "ops.debug_info", "ops.debug_status", "ops.metrics", "ops.openapi"}
 
-_PRIVATE_PATH_PREFIXES = ("/v1/client/", "/api/machine/", "/api/machine-tokens", "/v1/admin/machines/")
-
 log = logging.getLogger("livepatch.http")
 
 
 def create_app(config, db=None, store=None):
     app = Flask("livepatch_app", static_folder=None)  # no /static route: every route is in the contract
-    app.config["MAX_CONTENT_LENGTH"] = None  # uploads are bounded by the upload view itself
+    app.json = RequestJSONProvider(app)
+    app.config["MAX_CONTENT_LENGTH"] = None  # bounded per route: body_limits
     app.json.sort_keys = False
     db = db or Database(config.database_url, config.dbconn_max, config.dbconn_max_lifetime)
     if store is None:
@@ -50,6 +52,8 @@ def create_app(config, db=None, store=None):
     register_error_handlers(app)
     for name in BLUEPRINTS:
         app.register_blueprint(importlib.import_module(f"livepatch_app.api.{name}").bp)
+    app.extensions["livepatch.body_rules"] = BodyRules(app, config.max_upload_size)
+    app.before_request(_start)  # first: nothing after it sees text SQL cannot hold
     app.before_request(_before)
     app.after_request(_after)
     # The client's address from a trusted proxy's X-Forwarded-For, in REMOTE_ADDR.
@@ -57,8 +61,12 @@ def create_app(config, db=None, store=None):
     return app
 
 
-def _before():
+def _start():
     g.started = time.monotonic()
+    text_guard.check_environ(request.environ)
+
+
+def _before():
     if request.endpoint in _OPS_ENDPOINTS or request.endpoint is None:
         return None
     try:
@@ -75,11 +83,9 @@ def _before():
 
 def _after(response):
     elapsed = time.monotonic() - g.get("started", time.monotonic())
-    handler = request.url_rule.rule if request.url_rule else "unmatched"
-    context.metrics().requests.observe(elapsed, handler=handler, method=request.method, code=response.status_code)
-    # Client paths carry machine ids: log their route template, not the path.
-    path = handler if handler.startswith(_PRIVATE_PATH_PREFIXES) else request.path
-    log_fields(log, logging.INFO, "request", method=request.method, path=path,
+    rule = request.url_rule.rule if request.url_rule else None
+    context.metrics().observe_request(elapsed, rule, request.method, response.status_code)
+    log_fields(log, logging.INFO, "request", method=request.method, path=loggable_path(),
                status=response.status_code, duration_ms=round(elapsed * 1000, 1),
                remote=request.remote_addr)
     return response

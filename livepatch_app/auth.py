@@ -13,6 +13,7 @@ from .auth_throttle import attempt
 from .auth_users import check_password
 from .data import sessions
 from .errors import Unauthorized
+from .log_paths import loggable_path
 from .logs import log_fields
 from .tokens import token_hash
 
@@ -49,7 +50,7 @@ def basic_credentials():
 
 def security_event(event, **fields):
     log_fields(security_log, logging.INFO, event, type="security", event=event,
-               method=request.method, path=request.path, source=request.remote_addr, **fields)
+               method=request.method, path=loggable_path(), source=request.remote_addr, **fields)
 
 
 def check_basic():

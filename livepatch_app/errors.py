@@ -22,6 +22,11 @@ class BadRequest(APIError):
     status, code = 400, "bad-request"
 
 
+class InvalidText(BadRequest):
+    """Text no column can hold: a NUL byte, or bytes that are not UTF-8 (see text_guard)."""
+    status, code = 400, "invalid-text"
+
+
 class Unauthorized(APIError):
     status, code = 401, "unauthorized"
 

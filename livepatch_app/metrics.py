@@ -4,6 +4,10 @@ Thread-safe; rendered by GET /metrics."""
 import threading
 
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+# Label values of the request histogram come from closed sets, never from what a
+# client sends: these methods (else "other"), route templates (else "unmatched"),
+# status codes.
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"})
 
 
 def _labels(names, values):
@@ -87,6 +91,12 @@ class Metrics:
         self.sync_bytes = Counter("livepatch_server_sync_bytes_total", "Bytes fetched from the upstream server")
         self.sync_patches = Counter("livepatch_server_sync_patches_total", "Patches added by sync")
         self.contracts_errors = Counter("livepatch_server_contracts_token_error_count", "Failed contract token checks")
+
+    def observe_request(self, seconds, rule, method, status):
+        """One answered request; rule is the matched route template, or None."""
+        self.requests.observe(seconds, handler=rule or "unmatched",
+                              method=method if method in HTTP_METHODS else "other",
+                              code=status if 100 <= status <= 599 else "other")
 
     def render(self):
         lines = []

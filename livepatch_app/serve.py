@@ -5,12 +5,12 @@ import json
 import logging
 
 import waitress.server
-from waitress.channel import HTTPChannel
 from waitress.task import ErrorTask
 
 from .app import create_app
 from .drain import Drainer
 from .limits import ConcurrencyLimiter
+from .waitress_bodies import BodyChannel, BodyParser, BodyTask
 
 log = logging.getLogger("livepatch.serve")
 
@@ -25,7 +25,10 @@ _WAITRESS_ERRORS = {
 class _JsonErrorTask(ErrorTask):
     def execute(self):
         error = self.request.error
-        code, message = _WAITRESS_ERRORS.get(error.code, ("bad-request", f"malformed request: {error.body}"))
+        if getattr(error, "api_code", None):  # the route's own (waitress_bodies)
+            code, message = error.api_code, error.body
+        else:
+            code, message = _WAITRESS_ERRORS.get(error.code, ("bad-request", f"malformed request: {error.body}"))
         body = json.dumps({"error": message, "code": code}).encode()
         self.status = f"{error.code} {error.reason}"
         self.response_headers.append(("Content-Type", "application/json"))
@@ -34,8 +37,11 @@ class _JsonErrorTask(ErrorTask):
         self.write(body)
 
 
-class _JsonErrorChannel(HTTPChannel):
-    error_task_class = _JsonErrorTask
+def _channel_class(app):
+    """Waitress's connection with the app's body rules, its JSON errors and streamed bodies."""
+    parser = type("Parser", (BodyParser,), {"rules": app.extensions["livepatch.body_rules"]})
+    return type("Channel", (BodyChannel,), {"parser_class": parser, "task_class": BodyTask,
+                                            "error_task_class": _JsonErrorTask})
 
 
 def build_wsgi(config, app=None):
@@ -57,9 +63,14 @@ def waitress_options(config):
         "threads": min(capacity + 4, 1024),
         "connection_limit": max(100, capacity + 100),
         "channel_timeout": 120,
-        # Waitress spools bodies to disk and refuses larger ones itself (as JSON,
-        # see _JsonErrorTask); the upload view refuses anything past the limit.
-        "max_request_body_size": (config.max_upload_size + 1) * 1024 * 1024,
+        # Bodies are bounded per route as soon as the head is in (waitress_bodies):
+        # 64 KiB JSON bodies are read whole, in memory (inbuf_overflow is larger);
+        # uploads stream. Waitress's own check (a declared length >= this) is a
+        # backstop that never refuses what an upload may send.
+        "max_request_body_size": config.max_upload_size * 1024 * 1024 + 1,
+        "inbuf_overflow": 512 * 1024,
+        # Headers are held in memory before anything is known of the client.
+        "max_request_header_size": 32 * 1024,
         "ident": "livepatch",
         # Proxy headers are the app's business (client_address.py: trusted_proxies);
         # waitress would drop X-Forwarded-For before the app could read it.
@@ -70,7 +81,7 @@ def waitress_options(config):
 def make_server(app, config):
     """A waitress server for the app, not yet running (call .run())."""
     server = waitress.server.create_server(app, **waitress_options(config))
-    server.channel_class = _JsonErrorChannel
+    server.channel_class = _channel_class(app)
     return server
 
 

@@ -4,14 +4,12 @@ and live servers: the real app under real waitress on a free loopback port."""
 import ctypes
 import os
 import subprocess
-import sys
 import tempfile
-import time
 import uuid
 
 import pytest
-import requests
-from livetest import ADMIN_PASSWORD, ADMIN_USER, create_database, drop_database, free_port, start_server, with_dbname
+from livetest import (ADMIN_PASSWORD, ADMIN_USER, create_database, drop_database, start_serve_process, start_server,
+                      with_dbname)
 
 from livepatch_app import schema
 from livepatch_app.auth_users import hash_password
@@ -84,8 +82,7 @@ def make_database(pg_admin_dsn, migrated_template):
         return with_dbname(pg_admin_dsn, name)
 
     yield make
-    for name in created:
-        drop_database(pg_admin_dsn, name)
+    drop_database(pg_admin_dsn, *created)
 
 
 @pytest.fixture
@@ -111,44 +108,19 @@ def server(make_server):
 
 @pytest.fixture
 def serve_process(make_database, admin_users_entry, tmp_path):
-    """Factory: the real `python -m livepatch_app serve` as its own process on a fresh
-    database, configured by LIVEPATCH_* variables (keyword args: options) -> (process, url).
-    Its output (JSON log lines) goes to the file `process.log_path`. Stopped afterwards."""
+    """Factory: the real `python -m livepatch_app serve` process on a fresh migrated
+    database (keyword args: config settings) -> (Popen, url); stopped afterwards."""
     processes = []
 
     def start(**config):
-        port = free_port()
-        env = {key: value for key, value in os.environ.items() if not key.startswith("LIVEPATCH_")}
-        env.update({
-            "LIVEPATCH_DATABASE_URL": make_database(),
-            "LIVEPATCH_PORT": str(port),
-            "LIVEPATCH_BIND_ADDRESS": "127.0.0.1",
-            "LIVEPATCH_AUTH_BASIC_USERS": admin_users_entry,
-            "LIVEPATCH_LOG_LEVEL": "error",
-            "LIVEPATCH_CONCURRENCY_LIMIT": "8",
-            "LIVEPATCH_BURST_LIMIT": "4",
-            "LIVEPATCH_FILESTORE_PATH": str(tmp_path / "store"),
-        })
-        env.update({"LIVEPATCH_" + key.upper(): str(value) for key, value in config.items()})
-        log_path = tmp_path / f"serve-{port}.log"
-        with open(log_path, "w") as log:
-            process = subprocess.Popen([sys.executable, "-m", "livepatch_app", "serve"], env=env,
-                                       stdout=log, stderr=subprocess.STDOUT)
-        process.log_path = log_path
+        process, url = start_serve_process(make_database(), admin_users_entry, tmp_path, **config)
         processes.append(process)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 20
-        while True:
-            try:
-                requests.get(url + "/", timeout=1)
-                return process, url
-            except requests.ConnectionError:
-                if process.poll() is not None or time.time() > deadline:
-                    raise RuntimeError("server did not start: " + log_path.read_text()[-2000:])
-                time.sleep(0.1)
+        return process, url
 
     yield start
     for process in processes:
-        if process.poll() is None:
-            process.kill()
+        process.terminate()
+        try:
             process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()

@@ -5,7 +5,10 @@ any folder can import it without clashing with other folders' conftest modules."
 
 import contextlib
 import os
+import pathlib
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -39,11 +42,12 @@ def create_database(admin_dsn, name, template=None):
     conn.close()
 
 
-def drop_database(admin_dsn, name):
+def drop_database(admin_dsn, *names):
     conn = psycopg2.connect(admin_dsn)
     conn.autocommit = True
     with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for name in names:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     conn.close()
 
 
@@ -170,3 +174,83 @@ def server_on_new_database(admin_dsn, template, admin_users_entry, folder, prefi
             server.stop()
     finally:
         drop_database(admin_dsn, name)
+
+
+def start_serve_process(database_url, admin_users_entry, folder, **config):
+    """The real `python -m livepatch_app serve` as a process of its own, configured by
+    environment (keyword args: more LIVEPATCH_* settings); -> (Popen, url). Its output
+    goes to the file `process.log_path`. Stop it with .terminate()."""
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("LIVEPATCH_")}
+    env.update({
+        "LIVEPATCH_DATABASE_URL": database_url,
+        "LIVEPATCH_PORT": str(port),
+        "LIVEPATCH_BIND_ADDRESS": "127.0.0.1",
+        "LIVEPATCH_AUTH_BASIC_USERS": admin_users_entry,
+        "LIVEPATCH_LOG_LEVEL": "error",
+        "LIVEPATCH_CONCURRENCY_LIMIT": "8",
+        "LIVEPATCH_BURST_LIMIT": "4",
+        "LIVEPATCH_FILESTORE_PATH": os.path.join(str(folder), f"store-{port}"),
+    })
+    env.update({"LIVEPATCH_" + key.upper(): str(value) for key, value in config.items()})
+    log_path = os.path.join(str(folder), f"serve-{port}.log")
+    with open(log_path, "w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "livepatch_app", "serve"], env=env,
+                                   stdout=log, stderr=subprocess.STDOUT)
+    process.log_path = pathlib.Path(log_path)  # its output: JSON log lines
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 20
+    while True:
+        try:
+            requests.get(url + "/", timeout=1)
+            return process, url
+        except requests.ConnectionError:
+            if process.poll() is not None or time.time() > deadline:
+                process.kill()
+                raise RuntimeError("server did not start: " + process.log_path.read_text()[-2000:])
+            time.sleep(0.1)
+
+
+def process_memory(pid, key="VmRSS"):
+    """A memory figure of /proc/<pid>/status (VmRSS, VmHWM, ...) in MiB."""
+    with open(f"/proc/{pid}/status") as handle:
+        for line in handle:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) // 1024  # kB -> MiB
+    raise KeyError(key)
+
+
+class PeakMemory:
+    """The peak resident memory (MiB) of a process during a with-block, as .peak;
+    .before is its RSS at the start. VmHWM is reset at the start (Linux: write 5
+    to clear_refs); where that is not allowed, VmRSS is sampled every few ms."""
+
+    def __init__(self, pid):
+        self.pid = pid
+        self.before = self.peak = None
+        self._done = threading.Event()
+        self._sampler = None
+        self._sampled = 0
+
+    def __enter__(self):
+        self.before = process_memory(self.pid)
+        try:
+            with open(f"/proc/{self.pid}/clear_refs", "w") as handle:
+                handle.write("5")
+        except OSError:
+            self._sampler = threading.Thread(target=self._sample, daemon=True)
+            self._sampler.start()
+        return self
+
+    def _sample(self):
+        while not self._done.is_set():
+            self._sampled = max(self._sampled, process_memory(self.pid))
+            time.sleep(0.005)
+
+    def __exit__(self, *exc):
+        if self._sampler is None:
+            self.peak = process_memory(self.pid, "VmHWM")
+        else:
+            self._done.set()
+            self._sampler.join()
+            self.peak = self._sampled

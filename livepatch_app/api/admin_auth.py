@@ -6,7 +6,7 @@ from .. import context
 from ..auth import SESSION_HOURS, bearer_token, check_basic, security_event
 from ..auth_throttle import attempt
 from ..data import sessions
-from ..errors import BadRequest, Unauthorized
+from ..errors import Unauthorized
 from ..tokens import new_session_token, token_hash
 from .common import format_time
 
@@ -30,7 +30,8 @@ def login():
 def logout():
     token = bearer_token()
     if token is None:
-        raise BadRequest("send the session token to revoke as Authorization: Bearer", "missing-credentials")
+        raise Unauthorized("send the session token to revoke as Authorization: Bearer", "missing-credentials",
+                           headers={"WWW-Authenticate": 'Bearer realm="livepatch"'})
     with attempt("admin") as checking:
         with context.db().transaction() as cur:
             revoked = sessions.revoke(cur, token_hash(token))

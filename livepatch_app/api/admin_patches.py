@@ -6,6 +6,7 @@ from flask import Blueprint, jsonify, request
 
 from .. import context
 from ..auth import admin_required
+from ..body_limits import streams_body
 from ..data import blocklist, patches, tiers
 from ..errors import BadRequest, NotFound, TooLarge
 from ..ingest import ingest_patch, parse_name
@@ -110,6 +111,7 @@ def list_patches():
 
 
 @bp.put("/v1/admin/patches/<filename>")
+@streams_body
 @admin_required
 def upload(filename):
     parse_name(filename)  # a bad name is refused before any byte is read

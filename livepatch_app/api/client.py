@@ -22,6 +22,7 @@ from ..auth import bearer_token, security_log
 from ..auth_throttle import attempt
 from ..data import auth_tokens, kernel_support, machines, patches, reports
 from ..errors import BadRequest, Forbidden, Unauthorized
+from ..log_paths import loggable_path
 from ..logs import log_fields
 from ..patchname import ARCHITECTURES, InvalidName, parse_kernel, version_key
 from ..tokens import new_token, token_hash
@@ -49,9 +50,8 @@ _LEGACY_INVALID = "Invalid Machine Token"
 
 
 def _security(event, **fields):
-    rule = request.url_rule.rule if request.url_rule else "unmatched"
     log_fields(security_log, logging.INFO, event, type="security", event=event,
-               method=request.method, path=rule, source=request.remote_addr, **fields)
+               method=request.method, path=loggable_path(), source=request.remote_addr, **fields)
 
 
 def _check_machine_id(machine_id):
@@ -79,11 +79,14 @@ def _usable_auth_token(cur, token, checking):
     raise Unauthorized(message, code)
 
 
-def _enable(machine_id):
-    _check_machine_id(machine_id)
+def _sent_auth_token():
     token = bearer_token()
     if token is None:
         raise Unauthorized("send the auth token as 'Authorization: Bearer <token>'", "missing-credentials")
+    return token
+
+
+def _enable(machine_id, token):
     machine_token = new_token()
     with attempt("client") as checking, context.db().transaction() as cur:
         auth = _usable_auth_token(cur, token, checking)
@@ -98,13 +101,18 @@ def _enable(machine_id):
 
 @bp.put("/v1/client/<machine_id>")
 def enable(machine_id):
-    return _enable(machine_id)
+    _check_machine_id(machine_id)
+    return _enable(machine_id, _sent_auth_token())
 
 
 @bp.post("/api/machine-tokens")
 def legacy_enable():
-    body = json_body()
-    return _enable(field(body, "machine-id", required=True))
+    token = _sent_auth_token()
+    with context.db().transaction() as cur:
+        _usable_auth_token(cur, token)  # the credentials pass before the body is read
+    machine_id = field(json_body(), "machine-id", required=True)
+    _check_machine_id(machine_id)
+    return _enable(machine_id, token)
 
 
 # --- machine token ------------------------------------------------------------
@@ -136,7 +144,7 @@ def _parse_report(body):
         value = field(body, key, required=(key == "kernel"))
         if value is not None:
             value = value.strip()
-            if len(value) > max_len or (pattern and not pattern.fullmatch(value)) or "\x00" in value:
+            if len(value) > max_len or (pattern and not pattern.fullmatch(value)):
                 raise BadRequest(f"'{key}' must be at most {max_len} characters"
                                  + (" of letters, digits and . _ + ~ : -" if pattern else ""), "invalid-field")
         report[column] = value or None

@@ -2,23 +2,43 @@
 
 from datetime import datetime, timezone
 
-from flask import request
+from flask import current_app, request
 
-from ..errors import BadRequest
+from ..errors import BadRequest, TooLarge
+from ..json_input import MAX_BYTES
 
 _MISSING = object()
 
 
+def _read_body():
+    """The body, read only up to MAX_BYTES (413 `body-too-large` past it)."""
+    if request.content_length is not None and request.content_length > MAX_BYTES:
+        raise TooLarge(f"a JSON body is at most {MAX_BYTES // 1024} KiB", "body-too-large")
+    parts, size = [], 0
+    while size <= MAX_BYTES:  # a stream may answer a read with fewer bytes than asked
+        data = request.stream.read(MAX_BYTES + 1 - size)
+        if not data:
+            break
+        parts.append(data)
+        size += len(data)
+    if size > MAX_BYTES:  # a body without a length is cut there too
+        raise TooLarge(f"a JSON body is at most {MAX_BYTES // 1024} KiB", "body-too-large")
+    return b"".join(parts)
+
+
 def json_body(optional=False):
-    """The request's JSON object; 400 `invalid-json` when it is not one."""
-    raw = request.get_data(cache=True)
+    """The request's JSON object; 400 `invalid-json` when it is not one, 413
+    `body-too-large` past json_input.MAX_BYTES (nothing past it is read). Parsed by
+    the app's JSON provider (json_input: depth and text checked)."""
+    raw = _read_body()
     if not raw.strip():
         if optional:
             return {}
         raise BadRequest("a JSON object body is required", "invalid-json")
-    data = request.get_json(force=True, silent=True)
-    if data is None:
-        raise BadRequest("the body is not valid JSON", "invalid-json")
+    try:
+        data = current_app.json.loads(raw)
+    except ValueError:
+        raise BadRequest("the body is not valid JSON", "invalid-json") from None
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object", "invalid-json")
     return data

@@ -110,9 +110,11 @@ def test_enable_refusals(server):
     assert r.status_code == 401 and r.json()["code"] == "token-expired"
 
     good = auth_token(server, "good")
-    for bad_id in ("x" * 129, "has%20space", "semi;colon", "%00", "trailing%0A"):
+    for bad_id in ("x" * 129, "has%20space", "semi;colon", "trailing%0A"):
         r = server.request("PUT", f"/v1/client/{bad_id}", headers=bearer(good))
         assert r.status_code == 400 and r.json()["code"] == "invalid-machine-id", bad_id
+    r = server.request("PUT", "/v1/client/%00", headers=bearer(good))  # text no column can hold
+    assert r.status_code == 400 and r.json()["code"] == "invalid-text"
     assert server.sql("SELECT count(*) FROM machines")[0][0] == 0
 
 
@@ -169,6 +171,15 @@ def test_legacy_enable(server):
     assert r.status_code == 400 and r.json()["code"] == "invalid-json"
     r = server.request("POST", "/api/machine-tokens", json={"machine-id": OTHER}, headers=bearer("wrong"))
     assert r.status_code == 401 and r.json()["code"] == "invalid-token"
+
+
+def test_legacy_enable_checks_the_token_before_the_body(server):
+    for data in (None, b"", b"nope", b'{"machine-id": "bad id"}', b'{"machine-id": "%s"}' % MACHINE.encode()):
+        r = server.request("POST", "/api/machine-tokens", data=data)
+        assert r.status_code == 401 and r.json()["code"] == "missing-credentials", (data, r.text)
+        r = server.request("POST", "/api/machine-tokens", data=data, headers=bearer("wrong"))
+        assert r.status_code == 401 and r.json()["code"] == "invalid-token", (data, r.text)
+    assert server.sql("SELECT count(*) FROM machines")[0][0] == 0
 
 
 # --- check-in -----------------------------------------------------------------
@@ -248,7 +259,7 @@ def test_check_in_bad_input_is_400_and_stores_nothing(server):
         ({"uptime": "12"}, "invalid-field"),
         ({"uptime": -1}, "invalid-field"),
         ({"uptime": 2**70}, "invalid-field"),
-        ({"cpu-model": "a\x00b"}, "invalid-field"),
+        ({"cpu-model": "a\x00b"}, "invalid-text"),
         ({"cpu-model": "c" * 300}, "invalid-field"),
         ({"patch-version": "1.0; DROP"}, "invalid-field"),
     ]

@@ -5,48 +5,15 @@ resident memory (VmHWM, reset just before the download) is its alone."""
 
 import hashlib
 import os
-import threading
-import time
 
 import pytest
 import requests
 
-from livetest import ADMIN_PASSWORD, ADMIN_USER
+from livetest import ADMIN_PASSWORD, ADMIN_USER, PeakMemory
 
 SIZE_MB = 100
 LIMIT_MB = 30
 NAME = "livepatch-5.15.0-107.117-generic-107.1-amd64.tar.bz2"
-
-
-def _status(pid, key):
-    with open(f"/proc/{pid}/status") as handle:
-        for line in handle:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) // 1024  # kB -> MiB
-    raise KeyError(key)
-
-
-def _reset_peak(pid):
-    """Resets VmHWM to the current RSS (Linux: write 5 to clear_refs); False if not allowed."""
-    try:
-        with open(f"/proc/{pid}/clear_refs", "w") as handle:
-            handle.write("5")
-        return True
-    except OSError:
-        return False
-
-
-class PeakSampler(threading.Thread):
-    """Fallback when VmHWM cannot be reset: samples VmRSS every few milliseconds."""
-
-    def __init__(self, pid):
-        super().__init__(daemon=True)
-        self.pid, self.peak, self.done = pid, 0, threading.Event()
-
-    def run(self):
-        while not self.done.is_set():
-            self.peak = max(self.peak, _status(self.pid, "VmRSS"))
-            time.sleep(0.005)
 
 
 def _payload():
@@ -66,24 +33,15 @@ def test_a_100_mb_download_does_not_grow_memory(serve_process, store):
     # Warm up (imports, pools, first allocations) with a small ranged read.
     assert requests.get(f"{url}/v1/patches/{NAME}", headers={"Range": "bytes=0-9"}, timeout=30).status_code == 206
 
-    before = _status(process.pid, "VmRSS")
-    sampler = None
-    if not _reset_peak(process.pid):
-        sampler = PeakSampler(process.pid)
-        sampler.start()
     got, size = hashlib.sha256(), 0
-    with requests.get(f"{url}/v1/patches/{NAME}", stream=True, timeout=120) as response:
-        assert response.status_code == 200
-        assert int(response.headers["Content-Length"]) == SIZE_MB * 1024 * 1024
-        for chunk in response.iter_content(256 * 1024):
-            got.update(chunk)
-            size += len(chunk)
-    if sampler is None:
-        peak = _status(process.pid, "VmHWM")
-    else:
-        sampler.done.set()
-        sampler.join()
-        peak = sampler.peak
+    with PeakMemory(process.pid) as memory:
+        with requests.get(f"{url}/v1/patches/{NAME}", stream=True, timeout=120) as response:
+            assert response.status_code == 200
+            assert int(response.headers["Content-Length"]) == SIZE_MB * 1024 * 1024
+            for chunk in response.iter_content(256 * 1024):
+                got.update(chunk)
+                size += len(chunk)
+    before, peak = memory.before, memory.peak
     assert size == SIZE_MB * 1024 * 1024 and got.hexdigest() == expected.hexdigest()
     grown = peak - before
     print(f"{store}: RSS before {before} MiB, peak during the download {peak} MiB (+{grown} MiB)")

@@ -43,6 +43,13 @@ def test_login_logout_cycle(server):
     assert again.status_code == 401 and again.json()["code"] == "invalid-token"
 
 
+def test_logout_without_a_session_token_is_401(server):
+    for headers in ({}, {"Authorization": "Bearer"}, {"Authorization": "Basic YWRtaW46eA=="}):
+        r = server.request("POST", "/v1/admin/logout", headers=headers)
+        assert r.status_code == 401 and r.json()["code"] == "missing-credentials", (headers, r.text)
+        assert r.headers["WWW-Authenticate"] == 'Bearer realm="livepatch"'
+
+
 def test_login_rejects_bad_credentials(server):
     r = server.request("POST", "/v1/admin/login", auth=(ADMIN_USER, "wrong"))
     assert r.status_code == 401 and r.json()["code"] == "invalid-credentials"
@@ -54,6 +61,23 @@ def test_login_rejects_bad_credentials(server):
     assert r.status_code == 401 and r.json()["code"] == "invalid-credentials"
     r = server.request("POST", "/v1/admin/login", auth=(ADMIN_USER, "x" * 100))
     assert r.status_code == 401
+
+
+def test_unknown_user_names_cost_what_the_configured_users_cost(make_server, monkeypatch):
+    """Compared by the bcrypt cost each check uses, not by timing."""
+    import bcrypt
+
+    from livepatch_app import auth_users
+    from livepatch_app.auth_users import hash_password
+
+    server = make_server(auth_basic_users=f"{ADMIN_USER}:{hash_password(ADMIN_PASSWORD, rounds=5)}")
+    checked = []
+    real = bcrypt.checkpw
+    monkeypatch.setattr(auth_users.bcrypt, "checkpw", lambda pw, hashed: checked.append(hashed) or real(pw, hashed))
+    for user in ("nobody", ADMIN_USER):
+        r = server.request("POST", "/v1/admin/login", auth=(user, "wrong"))
+        assert r.status_code == 401 and r.json()["code"] == "invalid-credentials"
+    assert [hashed.split(b"$")[2] for hashed in checked] == [b"05", b"05"]
 
 
 def test_schema_behind_closes_api_but_not_ops(make_server, make_database):

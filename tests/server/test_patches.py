@@ -64,9 +64,11 @@ def test_upload_needs_admin(server):
 
 def test_upload_refuses_bad_names_and_paths(server):
     for bad in ("notapatch.tar.bz2", "livepatch-5.15.0-107.117-generic-107.1-x86.tar.bz2",
-                NAME + "%00", NAME + "%0A", "...", "%20" + NAME):
+                NAME + "%0A", "...", "%20" + NAME):
         r = upload(server, bad, b"x")
         assert r.status_code == 400 and r.json()["code"] == "invalid-patch-name", (bad, r.text)
+    r = upload(server, NAME + "%00", b"x")  # text no column can hold
+    assert r.status_code == 400 and r.json()["code"] == "invalid-text"
     # Slashes (plain or encoded) and dot segments never reach a store path.
     for bad in ("a%2F" + NAME, "..%2F" + NAME, "a/" + NAME, "..", "%2E%2E", "../" + NAME):
         r = upload(server, bad, b"x")

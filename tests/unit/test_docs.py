@@ -172,3 +172,16 @@ def test_throttled_operations_declare_429_with_retry_after(served_openapi):
     response = _resolve(served_openapi, {"$ref": "#/components/responses/TooManyAttempts"})
     assert "Retry-After" in response["headers"]
     assert "too-many-attempts" in API_MD.read_text("utf-8")
+
+
+def test_json_bodies_document_400_and_413(served_openapi):
+    """Every JSON body may be refused as bad text or too deep (400) and as too large (413)."""
+    problems = []
+    for path, item in served_openapi["paths"].items():
+        for method, operation in item.items():
+            body = _resolve(served_openapi, operation.get("requestBody") or {})
+            if "application/json" in body.get("content", {}):
+                missing = {"400", "413"} - set(operation.get("responses", {}))
+                if missing:
+                    problems.append(f"{method.upper()} {path}: no {sorted(missing)} response")
+    assert not problems, "\n".join(problems)
