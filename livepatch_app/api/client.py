@@ -108,8 +108,8 @@ def enable(machine_id):
 @bp.post("/api/machine-tokens")
 def legacy_enable():
     token = _sent_auth_token()
-    with context.db().transaction() as cur:
-        _usable_auth_token(cur, token)  # the credentials pass before the body is read
+    with attempt("client") as checking, context.db().transaction() as cur:
+        _usable_auth_token(cur, token, checking)  # the credentials pass before the body is read
     machine_id = field(json_body(), "machine-id", required=True)
     _check_machine_id(machine_id)
     return _enable(machine_id, token)
