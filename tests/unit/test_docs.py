@@ -185,3 +185,22 @@ def test_json_bodies_document_400_and_413(served_openapi):
                 if missing:
                     problems.append(f"{method.upper()} {path}: no {sorted(missing)} response")
     assert not problems, "\n".join(problems)
+
+
+def test_openapi_has_no_null_values(served_openapi):
+    """An unquoted comma in a YAML flow mapping splits a description into a stray
+    `key: null` entry, which is not valid OpenAPI."""
+    nulls = []
+
+    def walk(node, where):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if value is None:
+                    nulls.append(f"{where}/{key}")
+                walk(value, f"{where}/{key}")
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, f"{where}[{index}]")
+
+    walk(served_openapi, "")
+    assert not nulls, "null values (unquoted commas?):\n" + "\n".join(nulls)
