@@ -51,10 +51,10 @@ def drop_database(admin_dsn, *names):
     conn.close()
 
 
-def wait_for(predicate, timeout=20, what="the condition"):
-    """Polls predicate() until it returns something true, and returns that;
-    AssertionError past the timeout. For tests: wait on the condition, never on a
-    fixed sleep."""
+def wait_for(predicate, timeout=30, what="the condition", poll=0.02):
+    """Polls predicate() every `poll` seconds until it returns something true, and
+    returns that; AssertionError past the timeout. For tests: wait on the
+    condition, never on a fixed sleep."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -62,7 +62,7 @@ def wait_for(predicate, timeout=20, what="the condition"):
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} did not hold within {timeout} s")
-        time.sleep(0.02)
+        time.sleep(poll)
 
 
 def wait_until_up(url, timeout=20):

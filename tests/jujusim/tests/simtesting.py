@@ -1,12 +1,14 @@
 """Helpers for the simulator's self-tests (and the end-to-end tests): a model driven
 through the jujusim command line."""
 
+import functools
 import json
 import os
 import shutil
 import subprocess
 import sys
-import time
+
+import livetest  # tests/livetest.py, shared by every test folder
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIM_DIR = os.path.dirname(HERE)
@@ -174,14 +176,6 @@ class Sim:
         return self.run("destroy", check=False)
 
 
-def wait_for(predicate, timeout=30, what="condition"):
-    """Polls predicate() until it returns something true, and returns that;
-    AssertionError past the timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("%s did not hold within %ss" % (what, timeout))
-        time.sleep(0.1)
+
+# The simulator's predicates run jujusim commands: poll them less often.
+wait_for = functools.partial(livetest.wait_for, poll=0.1)
