@@ -48,7 +48,7 @@ def create_app(config, db=None, store=None):
     app.extensions["livepatch.store"] = store
     app.extensions["livepatch.metrics"] = Metrics()
     app.extensions["livepatch.schema_gate"] = SchemaGate(db)
-    app.extensions[AUTH_THROTTLE] = AuthThrottle()
+    app.extensions[AUTH_THROTTLE] = AuthThrottle(free_failures=config.auth_throttle_free_failures)
     register_error_handlers(app)
     for name in BLUEPRINTS:
         app.register_blueprint(importlib.import_module(f"livepatch_app.api.{name}").bp)

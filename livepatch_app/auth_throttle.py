@@ -18,6 +18,7 @@ import ipaddress
 import logging
 import math
 import time
+from dataclasses import replace
 
 from flask import current_app, request
 
@@ -28,6 +29,9 @@ from .throttle import Backoff, Policy, Recent
 ADMIN_SOURCE = Policy(free=5, base=1.0, cap=300.0, forget=900.0)
 ADMIN_USER = Policy(free=10, base=1.0, cap=30.0, forget=900.0)
 CLIENT_SOURCE = Policy(free=20, base=1.0, cap=60.0, forget=900.0)
+# The option auth_throttle_free_failures sets ADMIN_SOURCE.free (e.g. for an office
+# behind one NAT address); the other two keep their ratio to it.
+DEFAULT_FREE = ADMIN_SOURCE.free
 MAX_KEYS = 10_000  # per counter
 KNOWN_SOURCES = 1_000  # (user, source) pairs that logged in
 KNOWN_FOR = 30 * 86400.0
@@ -87,11 +91,15 @@ class Attempt:
         return False
 
 
+def _scaled(policy, free_failures):
+    return replace(policy, free=policy.free * free_failures // DEFAULT_FREE)
+
+
 class AuthThrottle:
-    def __init__(self, clock=time.monotonic):
-        self.admin_sources = Backoff(ADMIN_SOURCE, MAX_KEYS, clock)
-        self.admin_users = Backoff(ADMIN_USER, MAX_KEYS, clock)
-        self.client_sources = Backoff(CLIENT_SOURCE, MAX_KEYS, clock)
+    def __init__(self, clock=time.monotonic, free_failures=DEFAULT_FREE):
+        self.admin_sources = Backoff(_scaled(ADMIN_SOURCE, free_failures), MAX_KEYS, clock)
+        self.admin_users = Backoff(_scaled(ADMIN_USER, free_failures), MAX_KEYS, clock)
+        self.client_sources = Backoff(_scaled(CLIENT_SOURCE, free_failures), MAX_KEYS, clock)
         self.known = Recent(KNOWN_SOURCES, KNOWN_FOR, clock)
 
     def begin(self, scope, source, user=None):

@@ -137,6 +137,8 @@ OPTIONS = {
     "burst_limit": (500, _int_range(0, 100000)),
     "trusted_proxies": ("", _trusted_proxies),  # whose X-Forwarded-For names the client
     "shutdown_drain_timeout": ("30s", _duration_between(0, 3600)),  # SIGTERM: in-flight requests finish
+    # failed admin credentials from one source before backoff (auth_throttle.py)
+    "auth_throttle_free_failures": (5, _int_range(1, 1_000_000)),
     "auth_basic_users": ("", _auth_users),
     "database_url": ("", _string),
     "dbconn_max": (15, _int_range(1, 1000)),

@@ -139,9 +139,10 @@ def _machine(cur, machine_id, legacy, checking):
 
 
 def _parse_report(body):
+    """Optional fields may be null (clients send null for what they do not know)."""
     report = {}
     for key, column, max_len, pattern in _TEXT_FIELDS:
-        value = field(body, key, required=(key == "kernel"))
+        value = field(body, key, required=(key == "kernel"), allow_none=(key != "kernel"))
         if value is not None:
             value = value.strip()
             if len(value) > max_len or (pattern and not pattern.fullmatch(value)):
@@ -154,11 +155,11 @@ def _parse_report(body):
         raise BadRequest(f"unknown architecture {arch!r}: expected one of {', '.join(ARCHITECTURES)}",
                          "invalid-architecture")
     report["architecture"] = arch
-    state = (field(body, "patch-state") or "").strip().lower() or None
+    state = (field(body, "patch-state", allow_none=True) or "").strip().lower() or None
     if state is not None and state not in PATCH_STATES:
         raise BadRequest(f"'patch-state' must be one of {', '.join(PATCH_STATES)}", "invalid-patch-state")
     report["patch_state"] = state
-    uptime = field(body, "uptime", kind=int)
+    uptime = field(body, "uptime", kind=int, allow_none=True)
     if uptime is not None and not 0 <= uptime < 2**63:
         raise BadRequest("'uptime' must be a non-negative number of seconds", "invalid-field")
     report["uptime"] = uptime

@@ -45,14 +45,18 @@ def json_body(optional=False):
 
 
 def field(body, name, kind=str, required=False, default=None, allow_none=False):
-    """body[name] checked against `kind` (str, int, bool, list); 400 `invalid-field`."""
+    """body[name] checked against `kind` (str, int, bool, list); 400 `invalid-field`.
+    null is refused unless allow_none: the OpenAPI document declares no field
+    nullable, and an explicit null is more likely a client's bug than "absent"."""
     value = body.get(name, _MISSING)
-    if value is _MISSING or (value is None and not allow_none):
+    if value is _MISSING:
         if required:
             raise BadRequest(f"'{name}' is required", "missing-field")
         return default
     if value is None:
-        return None
+        if allow_none:
+            return None
+        raise BadRequest(f"'{name}' must not be null", "invalid-field")
     # bool is an int in Python; keep the two apart.
     if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
         raise BadRequest(f"'{name}' must be a whole number", "invalid-field")
@@ -78,7 +82,11 @@ def parse_time(value, name):
         raise BadRequest(f"'{name}' is not an RFC 3339 time like 2026-01-31T00:00:00Z", "invalid-field") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed
+    # In UTC: PostgreSQL refuses offsets past 15:59 that RFC 3339 allows (up to 23:59).
+    try:
+        return parsed.astimezone(timezone.utc)
+    except OverflowError:
+        raise BadRequest(f"'{name}' is out of range (years 1-9999 in UTC)", "invalid-field") from None
 
 
 def format_time(value):
@@ -89,7 +97,7 @@ def format_time(value):
 
 def query_int(name, default, low=None, high=None):
     text = request.args.get(name)
-    if text is None or text == "":
+    if text is None:
         return default
     try:
         value = int(text)

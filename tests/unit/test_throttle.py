@@ -162,3 +162,16 @@ def test_ipv6_sources_count_per_64():
     assert source_key("2001:db8:1:2:aaaa::1") == source_key("2001:db8:1:2:bbbb::9") == "2001:db8:1:2::/64"
     assert source_key("203.0.113.5") == "203.0.113.5"
     assert source_key("") == ""
+
+
+def test_free_failures_option_scales_every_counter():
+    from livepatch_app.auth_throttle import AuthThrottle
+    from livepatch_app.config import load_config
+
+    assert load_config(None, environ={}).auth_throttle_free_failures == 5
+    throttle = AuthThrottle(free_failures=50)
+    assert (throttle.admin_sources.policy.free, throttle.admin_users.policy.free,
+            throttle.client_sources.policy.free) == (50, 100, 200)
+    default = AuthThrottle()
+    assert (default.admin_sources.policy.free, default.admin_users.policy.free,
+            default.client_sources.policy.free) == (5, 10, 20)
