@@ -155,7 +155,7 @@ def test_readme_and_docs_links_resolve():
 
 
 # Credentials that auth_throttle.py throttles: admin Basic and sessions, client tokens.
-THROTTLED_SCHEMES = {"adminBasic", "adminBearer", "clientBearer"}
+THROTTLED_SCHEMES = {"adminBasic", "adminBearer", "authTokenBearer", "machineBearer"}
 
 
 def test_throttled_operations_declare_429_with_retry_after(served_openapi):
@@ -174,16 +174,58 @@ def test_throttled_operations_declare_429_with_retry_after(served_openapi):
     assert "too-many-attempts" in API_MD.read_text("utf-8")
 
 
-def test_json_bodies_document_400_and_413(served_openapi):
-    """Every JSON body may be refused as bad text or too deep (400) and as too large (413)."""
-    problems = []
-    for path, item in served_openapi["paths"].items():
+def _operations(document):
+    for path, item in document["paths"].items():
         for method, operation in item.items():
-            body = _resolve(served_openapi, operation.get("requestBody") or {})
-            if "application/json" in body.get("content", {}):
-                missing = {"400", "413"} - set(operation.get("responses", {}))
-                if missing:
-                    problems.append(f"{method.upper()} {path}: no {sorted(missing)} response")
+            if method.upper() in HTTP_METHODS:
+                yield f"{method.upper()} {path}", item, operation
+
+
+def test_openapi_validates_as_openapi_3(served_openapi):
+    from openapi_spec_validator import validate
+
+    validate(served_openapi)
+
+
+def test_every_operation_documents_the_common_answers(served_openapi):
+    """400 invalid-text, 413 body-too-large and 503 can meet any request; 401 any request
+    to a secured operation (403 on the legacy check-in, as the real server answers)."""
+    problems = []
+    for name, _, operation in _operations(served_openapi):
+        expected = {"400", "413", "503"}
+        if operation.get("security"):
+            expected.add("403" if name == "PUT /api/machine/{machine_id}" else "401")
+        missing = expected - set(operation["responses"])
+        if missing:
+            problems.append(f"{name}: no {sorted(missing)} response")
+    assert not problems, "\n".join(problems)
+
+
+def test_every_success_answer_has_a_body_schema(served_openapi):
+    """Each operation has a 2xx answer, and each 2xx answer says what its body holds
+    (a schema per media type), so schemathesis can check the bodies the server sends."""
+    problems = []
+    for name, _, operation in _operations(served_openapi):
+        successes = {status: _resolve(served_openapi, answer)
+                     for status, answer in operation["responses"].items() if status.startswith("2")}
+        if not successes:
+            problems.append(f"{name}: no 2xx answer")
+        for status, answer in successes.items():
+            content = answer.get("content") or {}
+            if not content or any("schema" not in media for media in content.values()):
+                problems.append(f"{name} {status}: no body schema")
+    assert not problems, "\n".join(problems)
+
+
+def test_path_parameters_have_patterns(served_openapi):
+    """What a path segment may hold is part of the contract (the server answers 400 to the rest)."""
+    problems = []
+    for name, item, operation in _operations(served_openapi):
+        for parameter in operation.get("parameters", []) + item.get("parameters", []):
+            parameter = _resolve(served_openapi, parameter)
+            schema = _resolve(served_openapi, parameter.get("schema", {}))
+            if parameter.get("in") == "path" and "pattern" not in schema and "enum" not in schema:
+                problems.append(f"{name}: path parameter {parameter['name']} has no pattern")
     assert not problems, "\n".join(problems)
 
 
