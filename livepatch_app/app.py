@@ -7,7 +7,7 @@ import time
 from flask import Flask, g, request
 
 from . import context, text_guard
-from .auth_throttle import EXTENSION as AUTH_THROTTLE, AuthThrottle
+from .auth_throttle import AuthThrottle
 from .body_limits import BodyRules
 from .client_address import ClientAddress
 from .db import Database, DatabaseUnavailable
@@ -43,16 +43,13 @@ def create_app(config, db=None, store=None):
         from .storage import make_store
 
         store = make_store(config, db)
-    app.extensions["livepatch.config"] = config
-    app.extensions["livepatch.db"] = db
-    app.extensions["livepatch.store"] = store
-    app.extensions["livepatch.metrics"] = Metrics()
-    app.extensions["livepatch.schema_gate"] = SchemaGate(db)
-    app.extensions[AUTH_THROTTLE] = AuthThrottle(free_failures=config.auth_throttle_free_failures)
+    services = app.extensions[context.KEY] = context.Services(
+        config=config, db=db, store=store, metrics=Metrics(), schema_gate=SchemaGate(db),
+        auth_throttle=AuthThrottle(free_failures=config.auth_throttle_free_failures))
     register_error_handlers(app)
     for name in BLUEPRINTS:
         app.register_blueprint(importlib.import_module(f"livepatch_app.api.{name}").bp)
-    app.extensions["livepatch.body_rules"] = BodyRules(app, config.max_upload_size)
+    services.body_rules = BodyRules(app, config.max_upload_size)
     app.before_request(_start)  # first: nothing after it sees text SQL cannot hold
     app.before_request(_before)
     app.after_request(_after)

@@ -20,8 +20,9 @@ import math
 import time
 from dataclasses import replace
 
-from flask import current_app, request
+from flask import request
 
+from .context import services
 from .errors import TooManyAttempts
 from .logs import log_fields
 from .throttle import Backoff, Policy, Recent
@@ -37,7 +38,6 @@ KNOWN_SOURCES = 1_000  # (user, source) pairs that logged in
 KNOWN_FOR = 30 * 86400.0
 USER_KEY_LENGTH = 65  # longer names can never be valid (auth_users: 1-64); they share keys
 
-EXTENSION = "livepatch.auth_throttle"
 security_log = logging.getLogger("livepatch.security")
 
 
@@ -130,7 +130,7 @@ def attempt(scope, user=None):
     """The request's Attempt; a throttled one is logged and answered 429 too-many-attempts."""
     source = request.remote_addr or ""
     try:
-        return current_app.extensions[EXTENSION].begin(scope, source, user)
+        return services().auth_throttle.begin(scope, source, user)
     except Throttled as exc:
         retry_after = max(1, math.ceil(exc.retry_after))
         fields = {"user": user[:64]} if user is not None else {}

@@ -6,6 +6,8 @@ import importlib
 import logging
 import threading
 
+from .context import services
+
 log = logging.getLogger("livepatch.jobs")
 
 
@@ -52,5 +54,5 @@ def start_jobs(app):
         if job is not None:
             job.start()
             started.append(job)
-    app.extensions["livepatch.jobs"] = {job.name: job for job in started}
+    services(app).jobs = {job.name: job for job in started}
     return started

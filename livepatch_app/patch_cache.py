@@ -17,6 +17,7 @@ import threading
 import time
 from collections import OrderedDict
 
+from .context import services
 from .storage import file_chunks
 
 log = logging.getLogger("livepatch.cache")
@@ -172,16 +173,13 @@ def _unlink(path):
         pass
 
 
-_create_lock = threading.Lock()
-_KEY = "livepatch.patch_cache"
 
 
 def for_app(app):
     """The app's cache (made on first use), or None when there is none."""
-    extensions = app.extensions
-    if _KEY not in extensions:
-        with _create_lock:
-            if _KEY not in extensions:
-                extensions[_KEY] = PatchCache.from_config(
-                    extensions["livepatch.config"], getattr(extensions["livepatch.store"], "kind", ""))
-    return extensions[_KEY]
+    shared = services(app)
+    if shared.patch_cache is None:
+        with shared.lock:
+            if shared.patch_cache is None:
+                shared.patch_cache = PatchCache.from_config(shared.config, getattr(shared.store, "kind", ""))
+    return shared.patch_cache

@@ -8,6 +8,7 @@ clean at once: the second simply skips its run.
 
 import logging
 
+from .context import services
 from .data import reports, sessions
 from .jobs import Periodic
 from .logs import log_fields
@@ -31,9 +32,9 @@ def cleanup_reports(db, retention_days, row_limit):
 
 def job(app):
     """The periodic clean-up for this unit, or None when it is not the leader."""
-    config = app.extensions["livepatch.config"]
+    config = services(app).config
     if not config.leader:
         return None
-    db = app.extensions["livepatch.db"]
+    db = services(app).db
     return Periodic("reports-cleanup", config.report_cleanup_interval,
                     lambda: cleanup_reports(db, config.report_retention, config.report_cleanup_row_limit))

@@ -8,6 +8,7 @@ import waitress.server
 from waitress.task import ErrorTask
 
 from .app import create_app
+from .context import services
 from .drain import Drainer
 from .limits import ConcurrencyLimiter
 from .waitress_bodies import BodyChannel, BodyParser, BodyTask
@@ -39,14 +40,14 @@ class _JsonErrorTask(ErrorTask):
 
 def _channel_class(app):
     """Waitress's connection with the app's body rules, its JSON errors and streamed bodies."""
-    parser = type("Parser", (BodyParser,), {"rules": app.extensions["livepatch.body_rules"]})
+    parser = type("Parser", (BodyParser,), {"rules": services(app).body_rules})
     return type("Channel", (BodyChannel,), {"parser_class": parser, "task_class": BodyTask,
                                             "error_task_class": _JsonErrorTask})
 
 
 def build_wsgi(config, app=None):
     app = app or create_app(config)
-    metrics = app.extensions["livepatch.metrics"]
+    metrics = services(app).metrics
     wsgi = ConcurrencyLimiter(app.wsgi_app, config.concurrency_limit, config.burst_limit,
                               on_overload=metrics.overload.inc)
     app.wsgi_app = wsgi
@@ -101,4 +102,4 @@ def serve(config):
     drainer.install_signal_handlers()
     log.info("serving on %s:%s", config.bind_address, config.port)
     drainer.run()
-    app.extensions["livepatch.db"].close()
+    services(app).db.close()

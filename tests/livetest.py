@@ -16,6 +16,8 @@ import uuid
 import psycopg2
 import requests
 
+from livepatch_app.context import services
+
 ADMIN_USER = "admin"
 ADMIN_PASSWORD = "s3cret-test-pass"
 
@@ -110,7 +112,7 @@ class LiveServer:
         self.server.close()
         # Waitress's worker threads outlive close(); end them, or a long run runs out of threads.
         self.server.task_dispatcher.shutdown()
-        self.app.extensions["livepatch.db"].close()
+        services(self.app).db.close()
 
     def sql(self, statement, params=()):
         """Runs one statement on the server's database (to arrange or inspect

@@ -5,6 +5,7 @@ removes what nothing references."""
 
 import logging
 
+from ..context import services
 from ..jobs import Periodic
 from ..patch_cache import for_app
 
@@ -14,7 +15,7 @@ MARGIN_MINUTES = 60  # an upload younger than this may still be about to commit
 
 
 def sweep_once(app):
-    db, store = app.extensions["livepatch.db"], app.extensions["livepatch.store"]
+    db, store = services(app).db, services(app).store
     with db.transaction() as cur:
         removed = store.sweep(cur, MARGIN_MINUTES)
     if removed:

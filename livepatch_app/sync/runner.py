@@ -7,11 +7,11 @@ any failure is recorded as failed, and the next run retries what is missing."""
 import http.client
 import logging
 import threading
-from dataclasses import dataclass
 
 import requests
 import urllib3
 
+from ..context import services  # noqa: F401  (callers use runner.services(app))
 from ..data import deployments, sync_catalog, sync_runs
 from ..db import DatabaseUnavailable
 from ..errors import APIError
@@ -29,19 +29,6 @@ MAX_ERROR_CHARS = 4000
 
 class SyncDisabled(Exception):
     """Sync is off, or has no token to present."""
-
-
-@dataclass
-class Services:
-    config: object
-    db: object
-    store: object
-    metrics: object
-
-
-def services(app):
-    ext = app.extensions
-    return Services(ext["livepatch.config"], ext["livepatch.db"], ext["livepatch.store"], ext["livepatch.metrics"])
 
 
 def check_enabled(config):

@@ -4,6 +4,7 @@ two runs at once."""
 
 import logging
 
+from ..context import services
 from ..db import DatabaseUnavailable
 from ..jobs import Periodic
 from . import runner
@@ -12,7 +13,7 @@ log = logging.getLogger("livepatch.sync")
 
 
 def job(app):
-    config = app.extensions["livepatch.config"]
+    config = services(app).config
     if not config.patch_sync_enabled or not config.leader:
         return None
     svc = runner.services(app)

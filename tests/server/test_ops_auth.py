@@ -5,6 +5,7 @@ import threading
 
 import requests
 
+from livepatch_app.context import services
 from livetest import ADMIN_PASSWORD, ADMIN_USER, wait_for
 
 
@@ -90,7 +91,7 @@ def test_schema_behind_closes_api_but_not_ops(make_server, make_database):
     r = server.request("POST", "/v1/admin/login", auth=(ADMIN_USER, ADMIN_PASSWORD))
     assert r.status_code == 503 and r.json()["code"] == "schema-upgrade-required"
     schema.upgrade(server.config.database_url)
-    server.app.extensions["livepatch.schema_gate"].forget()
+    services(server.app).schema_gate.forget()
     assert server.request("GET", "/debug/status").status_code == 200
 
 

@@ -11,6 +11,7 @@ import time
 import psycopg2
 import pytest
 
+from livepatch_app import context
 from livepatch_app.data import patches, tiers
 from livepatch_app.errors import BadRequest, Conflict, TooLarge
 from livepatch_app.ingest import ingest_patch
@@ -31,7 +32,8 @@ def server(request, make_server, tmp_path):
 
 
 def services(server):
-    return server.app.extensions["livepatch.db"], server.app.extensions["livepatch.store"]
+    shared = context.services(server.app)
+    return shared.db, shared.store
 
 
 def stored_things(server):

@@ -1,9 +1,12 @@
 """Admin reports on machines, and the retention clean-up of report history."""
 
+from types import SimpleNamespace
+
 import psycopg2
 import pytest
 
 from livepatch_app.config import load_config
+from livepatch_app.context import KEY
 from livepatch_app.data.reports import CLEANUP_LOCK_ID
 from livepatch_app.db import Database
 from livepatch_app.jobs import Periodic
@@ -155,7 +158,7 @@ def test_job_runs_on_the_leader_only(db_and_dsn):
     class App:
         def __init__(self, **overrides):
             config = load_config(None, environ={}, overrides={"database_url": dsn, **overrides})
-            self.extensions = {"livepatch.config": config, "livepatch.db": db}
+            self.extensions = {KEY: SimpleNamespace(config=config, db=db)}
 
     assert job(App(leader=False)) is None
     periodic = job(App(leader=True, report_cleanup_interval="2h", report_retention=30,
