@@ -197,7 +197,8 @@ def test_website_publishes_what_haproxy_reads(lp, machine):
         "service_host": "0.0.0.0",
         "service_port": 80,
         "service_options": ["mode http", "balance leastconn", "option httpchk GET /debug/status",
-                            "option forwardfor"],  # X-Forwarded-For: the client's address
+                            "option forwardfor",  # X-Forwarded-For: the client's address
+                            "option redispatch", "retries 3"],  # a stopping unit's refusals retried
         "servers": [["livepatch-0", INGRESS, port, "check inter 2000 rise 2 fall 5"]],
     }]
     assert machine.rendered_config()["bind_address"] == BIND  # bind-addresses[0].addresses[0].value

@@ -182,7 +182,7 @@ def test_haproxy_services_for_one_unit():
         "service_host": "0.0.0.0",
         "service_port": 80,
         "service_options": ["mode http", "balance leastconn", "option httpchk GET /debug/status",
-                            "option forwardfor"],
+                            "option forwardfor", "option redispatch", "retries 3"],
         "servers": [["livepatch-12", "10.0.0.5", 8080, "check inter 2000 rise 2 fall 5"]],
     }]
 

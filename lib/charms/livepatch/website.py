@@ -25,7 +25,10 @@ SERVICE_PORT = 80
 HEALTH_CHECK = "GET /debug/status"
 # forwardfor: haproxy appends the client's address to X-Forwarded-For, which the units
 # believe from the related haproxy units only (trusted_proxies, proxy_addresses below).
-SERVICE_OPTIONS = ("mode http", "balance leastconn", f"option httpchk {HEALTH_CHECK}", "option forwardfor")
+# redispatch + retries: a connection refused by a unit that is stopping (its listening
+# socket closes at once while it drains, drain.py) is retried on another unit.
+SERVICE_OPTIONS = ("mode http", "balance leastconn", f"option httpchk {HEALTH_CHECK}", "option forwardfor",
+                   "option redispatch", "retries 3")
 SERVER_OPTIONS = "check inter 2000 rise 2 fall 5"  # every 2 s; up after 2 passes, down after 5 failures
 
 
