@@ -16,8 +16,9 @@ from .common import field, format_time, json_body, pagination
 bp = Blueprint("admin_patches", __name__)
 
 MIB = 1024 * 1024
-_VERSION_RE = re.compile(r"^(\d+)\.(\d+)$")
-_KERNEL_RE = re.compile(r"^\d+\.\d+\.\d+-\d+\.\d+$")
+# ASCII digits; at most 9 where a number is an integer column (as in patchname).
+_VERSION_RE = re.compile(r"^([0-9]{1,9})\.([0-9]{1,9})$")
+_KERNEL_RE = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+-[0-9]{1,9}\.[0-9]{1,9}$")
 MAX_REASON = 500
 
 
@@ -87,7 +88,7 @@ def list_filters(cur):
             raise BadRequest("query parameter 'kernel' must look like 5.15.0-107.117 or 5.15.0-107.117-generic",
                              "invalid-query") from None
         if filters["flavour"] not in (None, release.flavour):
-            raise BadRequest("the kernel's flavour and 'flavour' disagree", "invalid-query")
+            filters["nothing"] = True  # no patch has two flavours: an empty page, not an error
         kernel, filters["flavour"] = release.kernel, release.flavour
     filters["kernel"] = kernel
     if args.get("version"):
@@ -99,7 +100,10 @@ def paged_patches(cur, **fixed):
     limit, offset = pagination()
     filters = list_filters(cur)
     filters.update(fixed)
-    rows, total = patches.list_filtered(cur, limit=limit, offset=offset, **filters)
+    if filters.pop("nothing", False):
+        rows, total = [], 0
+    else:
+        rows, total = patches.list_filtered(cur, limit=limit, offset=offset, **filters)
     return {"patches": [patch_json(r) for r in rows], "total": total, "limit": limit, "offset": offset}
 
 

@@ -94,8 +94,9 @@ def promote_all(name):
         source = find_tier(cur, name)
         target = find_tier(cur, to_name)
         if target["position"] < source["position"]:
-            raise BadRequest(f"tier {to_name!r} comes before {name!r}: promotion goes forward only",
-                             "invalid-promotion")
+            # 409: both names are valid; the order of the tiers forbids it.
+            raise Conflict(f"tier {to_name!r} comes before {name!r}: promotion goes forward only",
+                           "invalid-promotion")
         added = patches.promote_all(cur, source["id"], source["position"], target["position"])
         names = [t["name"] for t in tiers.between(cur, source["position"], target["position"])]
     return jsonify({"from": source["name"], "to": target["name"], "tiers": names, "added": added})

@@ -134,7 +134,7 @@ def test_tier_patches_and_promote_all(server):
     # Same tier: nothing to do. Backwards: refused.
     assert server.admin("POST", "/v1/admin/tiers/beta/promote-all", json={"to": "beta"}).json()["added"] == 0
     r = server.admin("POST", "/v1/admin/tiers/candidate/promote-all", json={"to": "edge"})
-    assert r.status_code == 400 and r.json()["code"] == "invalid-promotion"
+    assert r.status_code == 409 and r.json()["code"] == "invalid-promotion"
     for path, body, status, code in [
         ("/v1/admin/tiers/nope/promote-all", {"to": "beta"}, 404, "tier-not-found"),
         ("/v1/admin/tiers/edge/promote-all", {"to": "nope"}, 404, "tier-not-found"),
