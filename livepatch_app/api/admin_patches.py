@@ -18,7 +18,7 @@ bp = Blueprint("admin_patches", __name__)
 MIB = 1024 * 1024
 # ASCII digits; at most 9 where a number is an integer column (as in patchname).
 _VERSION_RE = re.compile(r"^([0-9]{1,9})\.([0-9]{1,9})$")
-_KERNEL_RE = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+-[0-9]{1,9}\.[0-9]{1,9}$")
+_KERNEL_RE = re.compile(r"^[0-9]{1,9}\.[0-9]{1,9}\.[0-9]{1,9}-[0-9]{1,9}\.[0-9]{1,9}$")
 MAX_REASON = 500
 
 
@@ -52,6 +52,16 @@ def normalise_version(text, where="version"):
     if not match:
         raise BadRequest(f"{where} must be a patch version like 107.1", "invalid-version")
     return f"{int(match[1])}.{int(match[2])}"
+
+
+def known_fields(body, *names):
+    """400 `unknown-field` for a key the operation does not take: a misspelt field
+    ("teir") is a mistake to report, not to ignore (the document says
+    additionalProperties: false)."""
+    unknown = sorted(key for key in body if key not in names)
+    if unknown:
+        raise BadRequest(f"unknown field {unknown[0][:64]!r}: this operation takes "
+                         f"{', '.join(repr(n) for n in names)}", "unknown-field")
 
 
 def find_tier(cur, name):
@@ -152,6 +162,7 @@ def delete(filename):
 def promote(version):
     version = normalise_version(version)
     body = json_body()
+    known_fields(body, "tier")
     tier_name = field(body, "tier", str, required=True)
     with context.db().transaction() as cur:
         tier = find_tier(cur, tier_name)
@@ -173,6 +184,7 @@ def _block_target(filename):
 @admin_required
 def block(filename):
     body = json_body(optional=True)
+    known_fields(body, "reason")
     reason = field(body, "reason", str, default="")
     if len(reason) > MAX_REASON:
         raise BadRequest(f"'reason' must be at most {MAX_REASON} characters", "invalid-field")

@@ -9,7 +9,7 @@ from .. import context
 from ..auth import admin_required
 from ..data import patches, tiers
 from ..errors import BadRequest, Conflict
-from .admin_patches import find_tier, paged_patches
+from .admin_patches import find_tier, known_fields, paged_patches
 from .common import field, format_time, json_body
 
 bp = Blueprint("admin_tiers", __name__)
@@ -34,6 +34,7 @@ def list_tiers():
 @admin_required
 def create_tier():
     body = json_body()
+    known_fields(body, "name", "after")
     name = field(body, "name", str, required=True)
     after_name = field(body, "after", str)
     if not _NAME_RE.fullmatch(name):
@@ -89,6 +90,7 @@ def tier_patches(name):
 @admin_required
 def promote_all(name):
     body = json_body()
+    known_fields(body, "to")
     to_name = field(body, "to", str, required=True)
     with context.db().transaction() as cur:
         source = find_tier(cur, name)

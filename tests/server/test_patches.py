@@ -66,7 +66,9 @@ def test_upload_refuses_bad_names_and_paths(server):
     for bad in ("notapatch.tar.bz2", "livepatch-5.15.0-107.117-generic-107.1-x86.tar.bz2",
                 NAME + "%0A", "...", "%20" + NAME,
                 # an ABI past a PostgreSQL integer (the insert failed: 500)
-                "livepatch-5.15.0-9999999999.117-generic-107.1-amd64.tar.bz2"):
+                "livepatch-5.15.0-9999999999.117-generic-107.1-amd64.tar.bz2",
+                # a kernel number past an integer (stored, then every list answered 500)
+                "livepatch-5.15.73563787979-107.117-generic-107.1-amd64.tar.bz2"):
         r = upload(server, bad, b"x")
         assert r.status_code == 400 and r.json()["code"] == "invalid-patch-name", (bad, r.text)
     r = upload(server, NAME + "%00", b"x")  # text no column can hold
@@ -239,6 +241,8 @@ def test_promote_version_to_a_tier_and_those_before(server):
         ("/v1/admin/patches/" + "1" * 5000 + ".1/promote", {"tier": "beta"}, 400, "invalid-version"),
         ("/v1/admin/patches/107.1/promote", {}, 400, "missing-field"),
         ("/v1/admin/patches/107.1/promote", {"tier": 3}, 400, "invalid-field"),
+        ("/v1/admin/patches/107.1/promote", {"tier": "beta", "\u0000": 1}, 400, "invalid-text"),
+        ("/v1/admin/patches/107.1/promote", {"tier": "beta", "teir": "x"}, 400, "unknown-field"),
     ]:
         r = server.admin("POST", path, json=body)
         assert (r.status_code, r.json()["code"]) == (status, code), path
@@ -283,6 +287,7 @@ def test_block_bad_input(server):
         (f"/v1/admin/patches/{NAME}/block", {"json": {"reason": 5}}, 400, "invalid-field"),
         (f"/v1/admin/patches/{NAME}/block", {"json": {"reason": "x" * 501}}, 400, "invalid-field"),
         (f"/v1/admin/patches/{NAME}/block", {"data": "[1]"}, 400, "invalid-json"),
+        (f"/v1/admin/patches/{NAME}/block", {"json": {"reasons": "x"}}, 400, "unknown-field"),
         ("/v1/admin/patches/nope/unblock", {}, 400, "invalid-patch-name"),
     ]:
         r = server.admin("POST", path, **kwargs)

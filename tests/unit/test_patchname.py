@@ -47,6 +47,7 @@ def test_versions_compare_as_numbers():
     "livepatch-5.15.0-107.117-" + "a" * 300 + "-107.1-amd64.tar.bz2",
     "livepatch-5.15.0-107.117-generic-\u0661\u0660\u0667.1-amd64.tar.bz2",  # Arabic-Indic digits
     "livepatch-5.15.0-1234567890.117-generic-107.1-amd64.tar.bz2",  # past a PostgreSQL integer
+    "livepatch-5.15.1234567890-107.117-generic-107.1-amd64.tar.bz2",
     "livepatch-5.15.0-107.117-generic-107.9999999999-amd64.tar.bz2",
     None,
 ])
