@@ -7,14 +7,18 @@ from dataclasses import dataclass
 
 ARCHITECTURES = ("amd64", "arm64", "s390x", "ppc64el", "armhf", "i386", "riscv64")
 
+# ASCII digits only (\d is any Unicode digit), and at most 9 in each number: the
+# abi, build and version are PostgreSQL integers, and the kernel's X.Y.Z is sorted
+# as int[] (a longer number failed the insert or every list). openapi/patches.yaml's PatchFilename says the same.
 _NAME_RE = re.compile(
     r"^livepatch-"
-    r"(?P<base>\d+\.\d+\.\d+)-(?P<abi>\d+)\.(?P<build>\d+)-"
+    r"(?P<base>[0-9]{1,9}\.[0-9]{1,9}\.[0-9]{1,9})-(?P<abi>[0-9]{1,9})\.(?P<build>[0-9]{1,9})-"
     r"(?P<flavour>[a-z0-9]+(?:-[a-z0-9]+)*?)-"
-    r"(?P<major>\d+)\.(?P<minor>\d+)-"
+    r"(?P<major>[0-9]{1,9})\.(?P<minor>[0-9]{1,9})-"
     r"(?P<arch>[a-z0-9]+)\.tar\.bz2$"
 )
-_KERNEL_RE = re.compile(r"^(?P<base>\d+\.\d+\.\d+)-(?P<abi>\d+)\.(?P<build>\d+)-(?P<flavour>[a-z0-9]+(?:-[a-z0-9]+)*)$")
+_KERNEL_RE = re.compile(
+    r"^(?P<base>[0-9]{1,9}\.[0-9]{1,9}\.[0-9]{1,9})-(?P<abi>[0-9]{1,9})\.(?P<build>[0-9]{1,9})-(?P<flavour>[a-z0-9]+(?:-[a-z0-9]+)*)$")
 MAX_NAME = 255
 
 

@@ -37,10 +37,12 @@ def _machine_json(row):
 
 
 def _query(name, required=False):
-    value = request.args.get(name, "").strip()
-    if required and not value:
+    """The parameter as sent (empty: absent); a required one must not be blank.
+    Not stripped: " applied" is no state, and a filter matches the value as sent."""
+    value = request.args.get(name) or None
+    if required and (value is None or not value.strip()):
         raise BadRequest(f"query parameter '{name}' is required", "missing-query")
-    return value or None
+    return value
 
 
 def _tier_id(cur, name):

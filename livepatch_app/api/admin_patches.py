@@ -16,8 +16,9 @@ from .common import field, format_time, json_body, pagination
 bp = Blueprint("admin_patches", __name__)
 
 MIB = 1024 * 1024
-_VERSION_RE = re.compile(r"^(\d+)\.(\d+)$")
-_KERNEL_RE = re.compile(r"^\d+\.\d+\.\d+-\d+\.\d+$")
+# ASCII digits; at most 9 where a number is an integer column (as in patchname).
+_VERSION_RE = re.compile(r"^([0-9]{1,9})\.([0-9]{1,9})$")
+_KERNEL_RE = re.compile(r"^[0-9]{1,9}\.[0-9]{1,9}\.[0-9]{1,9}-[0-9]{1,9}\.[0-9]{1,9}$")
 MAX_REASON = 500
 
 
@@ -51,6 +52,16 @@ def normalise_version(text, where="version"):
     if not match:
         raise BadRequest(f"{where} must be a patch version like 107.1", "invalid-version")
     return f"{int(match[1])}.{int(match[2])}"
+
+
+def known_fields(body, *names):
+    """400 `unknown-field` for a key the operation does not take: a misspelt field
+    ("teir") is a mistake to report, not to ignore (the document says
+    additionalProperties: false)."""
+    unknown = sorted(key for key in body if key not in names)
+    if unknown:
+        raise BadRequest(f"unknown field {unknown[0][:64]!r}: this operation takes "
+                         f"{', '.join(repr(n) for n in names)}", "unknown-field")
 
 
 def find_tier(cur, name):
@@ -87,7 +98,7 @@ def list_filters(cur):
             raise BadRequest("query parameter 'kernel' must look like 5.15.0-107.117 or 5.15.0-107.117-generic",
                              "invalid-query") from None
         if filters["flavour"] not in (None, release.flavour):
-            raise BadRequest("the kernel's flavour and 'flavour' disagree", "invalid-query")
+            filters["nothing"] = True  # no patch has two flavours: an empty page, not an error
         kernel, filters["flavour"] = release.kernel, release.flavour
     filters["kernel"] = kernel
     if args.get("version"):
@@ -99,7 +110,10 @@ def paged_patches(cur, **fixed):
     limit, offset = pagination()
     filters = list_filters(cur)
     filters.update(fixed)
-    rows, total = patches.list_filtered(cur, limit=limit, offset=offset, **filters)
+    if filters.pop("nothing", False):
+        rows, total = [], 0
+    else:
+        rows, total = patches.list_filtered(cur, limit=limit, offset=offset, **filters)
     return {"patches": [patch_json(r) for r in rows], "total": total, "limit": limit, "offset": offset}
 
 
@@ -148,6 +162,7 @@ def delete(filename):
 def promote(version):
     version = normalise_version(version)
     body = json_body()
+    known_fields(body, "tier")
     tier_name = field(body, "tier", str, required=True)
     with context.db().transaction() as cur:
         tier = find_tier(cur, tier_name)
@@ -169,6 +184,7 @@ def _block_target(filename):
 @admin_required
 def block(filename):
     body = json_body(optional=True)
+    known_fields(body, "reason")
     reason = field(body, "reason", str, default="")
     if len(reason) > MAX_REASON:
         raise BadRequest(f"'reason' must be at most {MAX_REASON} characters", "invalid-field")

@@ -9,7 +9,7 @@ from .. import context
 from ..auth import admin_required
 from ..data import patches, tiers
 from ..errors import BadRequest, Conflict
-from .admin_patches import find_tier, paged_patches
+from .admin_patches import find_tier, known_fields, paged_patches
 from .common import field, format_time, json_body
 
 bp = Blueprint("admin_tiers", __name__)
@@ -34,6 +34,7 @@ def list_tiers():
 @admin_required
 def create_tier():
     body = json_body()
+    known_fields(body, "name", "after")
     name = field(body, "name", str, required=True)
     after_name = field(body, "after", str)
     if not _NAME_RE.fullmatch(name):
@@ -89,13 +90,15 @@ def tier_patches(name):
 @admin_required
 def promote_all(name):
     body = json_body()
+    known_fields(body, "to")
     to_name = field(body, "to", str, required=True)
     with context.db().transaction() as cur:
         source = find_tier(cur, name)
         target = find_tier(cur, to_name)
         if target["position"] < source["position"]:
-            raise BadRequest(f"tier {to_name!r} comes before {name!r}: promotion goes forward only",
-                             "invalid-promotion")
+            # 409: both names are valid; the order of the tiers forbids it.
+            raise Conflict(f"tier {to_name!r} comes before {name!r}: promotion goes forward only",
+                           "invalid-promotion")
         added = patches.promote_all(cur, source["id"], source["position"], target["position"])
         names = [t["name"] for t in tiers.between(cur, source["position"], target["position"])]
     return jsonify({"from": source["name"], "to": target["name"], "tiers": names, "added": added})

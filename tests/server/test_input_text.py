@@ -57,6 +57,10 @@ def _operations(server):
             ref = (operation.get("requestBody") or {}).get("$ref")
             if ref:  # '#/components/requestBodies/X'
                 operation["requestBody"] = document["components"]["requestBodies"][ref.rsplit("/", 1)[1]]
+            # Shared parameters are '#/components/parameters/X' references.
+            operation["parameters"] = [
+                document["components"]["parameters"][p["$ref"].rsplit("/", 1)[1]] if "$ref" in p else p
+                for p in operation.get("parameters", [])]
             found.append((method, path, rule, operation))
     assert len(found) > 40
     return found

@@ -65,6 +65,7 @@ def test_paging(server):
 
 def test_bad_queries(server):
     for query, status, code in (("tier=nope", 404, "tier-not-found"), ("state=great", 400, "invalid-query"),
+                                ("state=%20applied", 400, "invalid-query"), ("tier=%20", 404, "tier-not-found"),
                                 ("limit=0", 400, "invalid-query"), ("limit=x", 400, "invalid-query"),
                                 ("offset=-1", 400, "invalid-query"), ("limit=100000", 400, "invalid-query")):
         r = server.admin("GET", f"/v1/admin/machines?{query}")

@@ -64,7 +64,11 @@ def test_upload_needs_admin(server):
 
 def test_upload_refuses_bad_names_and_paths(server):
     for bad in ("notapatch.tar.bz2", "livepatch-5.15.0-107.117-generic-107.1-x86.tar.bz2",
-                NAME + "%0A", "...", "%20" + NAME):
+                NAME + "%0A", "...", "%20" + NAME,
+                # an ABI past a PostgreSQL integer (the insert failed: 500)
+                "livepatch-5.15.0-9999999999.117-generic-107.1-amd64.tar.bz2",
+                # a kernel number past an integer (stored, then every list answered 500)
+                "livepatch-5.15.73563787979-107.117-generic-107.1-amd64.tar.bz2"):
         r = upload(server, bad, b"x")
         assert r.status_code == 400 and r.json()["code"] == "invalid-patch-name", (bad, r.text)
     r = upload(server, NAME + "%00", b"x")  # text no column can hold
@@ -177,6 +181,9 @@ def test_list_filters_and_paging(server):
     assert listed("?version=107.01&architecture=arm64") == [names[2]]
     assert listed("?tier=edge&kernel=6.8.0-45.45") == [names[4]]
     assert listed("?tier=beta") == []
+    # A kernel whose flavour is not "flavour" matches nothing: an empty page, not an error.
+    r = server.admin("GET", "/v1/admin/patches?kernel=5.15.0-107.117-generic&flavour=aws")
+    assert r.status_code == 200 and r.json()["total"] == 0 and r.json()["patches"] == []
     # Kernel order is numeric: 5.4 before 5.15 before 6.8.
     everything = listed()
     assert everything[0] == names[5] and everything[-1] == names[4]
@@ -187,7 +194,8 @@ def test_list_filters_and_paging(server):
     for query, status, code in [("?tier=nope", 404, "tier-not-found"), ("?version=abc", 400, "invalid-version"),
                                 ("?kernel=5.15", 400, "invalid-query"), ("?limit=0", 400, "invalid-query"),
                                 ("?limit=x", 400, "invalid-query"), ("?blocked=maybe", 400, "invalid-query"),
-                                ("?kernel=5.15.0-107.117-generic&flavour=aws", 400, "invalid-query")]:
+                                ("?version=1" + "0" * 5000 + ".1", 400, "invalid-version"),
+                                ("?kernel=5.15.0-" + "1" * 5000 + ".1-generic", 400, "invalid-query")]:
         r = server.admin("GET", "/v1/admin/patches" + query)
         assert (r.status_code, r.json()["code"]) == (status, code), query
 
@@ -229,8 +237,12 @@ def test_promote_version_to_a_tier_and_those_before(server):
         ("/v1/admin/patches/109.1/promote", {"tier": "beta"}, 404, "version-not-found"),
         ("/v1/admin/patches/107.1/promote", {"tier": "nope"}, 404, "tier-not-found"),
         ("/v1/admin/patches/abc/promote", {"tier": "beta"}, 400, "invalid-version"),
+        ("/v1/admin/patches/\u0661\u0660\u0667.1/promote", {"tier": "beta"}, 400, "invalid-version"),
+        ("/v1/admin/patches/" + "1" * 5000 + ".1/promote", {"tier": "beta"}, 400, "invalid-version"),
         ("/v1/admin/patches/107.1/promote", {}, 400, "missing-field"),
         ("/v1/admin/patches/107.1/promote", {"tier": 3}, 400, "invalid-field"),
+        ("/v1/admin/patches/107.1/promote", {"tier": "beta", "\u0000": 1}, 400, "invalid-text"),
+        ("/v1/admin/patches/107.1/promote", {"tier": "beta", "teir": "x"}, 400, "unknown-field"),
     ]:
         r = server.admin("POST", path, json=body)
         assert (r.status_code, r.json()["code"]) == (status, code), path
@@ -275,6 +287,7 @@ def test_block_bad_input(server):
         (f"/v1/admin/patches/{NAME}/block", {"json": {"reason": 5}}, 400, "invalid-field"),
         (f"/v1/admin/patches/{NAME}/block", {"json": {"reason": "x" * 501}}, 400, "invalid-field"),
         (f"/v1/admin/patches/{NAME}/block", {"data": "[1]"}, 400, "invalid-json"),
+        (f"/v1/admin/patches/{NAME}/block", {"json": {"reasons": "x"}}, 400, "unknown-field"),
         ("/v1/admin/patches/nope/unblock", {}, 400, "invalid-patch-name"),
     ]:
         r = server.admin("POST", path, **kwargs)

@@ -62,6 +62,7 @@ def test_create_bad_input(server):
         ({"name": "edge"}, 409, "tier-exists"),
         ({"name": "new", "after": "nope"}, 404, "tier-not-found"),
         ({"name": "new", "after": 3}, 400, "invalid-field"),
+        ({"name": "new", "afer": "edge"}, 400, "unknown-field"),  # a misspelt field is not ignored
     ]:
         r = server.admin("POST", "/v1/admin/tiers", json=body)
         assert (r.status_code, r.json()["code"]) == (status, code), (body, r.text)
@@ -134,12 +135,13 @@ def test_tier_patches_and_promote_all(server):
     # Same tier: nothing to do. Backwards: refused.
     assert server.admin("POST", "/v1/admin/tiers/beta/promote-all", json={"to": "beta"}).json()["added"] == 0
     r = server.admin("POST", "/v1/admin/tiers/candidate/promote-all", json={"to": "edge"})
-    assert r.status_code == 400 and r.json()["code"] == "invalid-promotion"
+    assert r.status_code == 409 and r.json()["code"] == "invalid-promotion"
     for path, body, status, code in [
         ("/v1/admin/tiers/nope/promote-all", {"to": "beta"}, 404, "tier-not-found"),
         ("/v1/admin/tiers/edge/promote-all", {"to": "nope"}, 404, "tier-not-found"),
         ("/v1/admin/tiers/edge/promote-all", {}, 400, "missing-field"),
         ("/v1/admin/tiers/edge/promote-all", {"to": ["beta"]}, 400, "invalid-field"),
+        ("/v1/admin/tiers/edge/promote-all", {"to": "beta", "from": "edge"}, 400, "unknown-field"),
     ]:
         r = server.admin("POST", path, json=body)
         assert (r.status_code, r.json()["code"]) == (status, code), (path, body)

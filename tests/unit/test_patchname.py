@@ -45,6 +45,10 @@ def test_versions_compare_as_numbers():
     "livepatch-5.15.0-107.117-generic-107.1-amd64.tar.gz",
     "livepatch-5.15.0-107.117-gen_eric-107.1-amd64.tar.bz2",
     "livepatch-5.15.0-107.117-" + "a" * 300 + "-107.1-amd64.tar.bz2",
+    "livepatch-5.15.0-107.117-generic-\u0661\u0660\u0667.1-amd64.tar.bz2",  # Arabic-Indic digits
+    "livepatch-5.15.0-1234567890.117-generic-107.1-amd64.tar.bz2",  # past a PostgreSQL integer
+    "livepatch-5.15.1234567890-107.117-generic-107.1-amd64.tar.bz2",
+    "livepatch-5.15.0-107.117-generic-107.9999999999-amd64.tar.bz2",
     None,
 ])
 def test_rejects_what_is_not_a_patch_name(bad):
@@ -55,7 +59,8 @@ def test_rejects_what_is_not_a_patch_name(bad):
 def test_parse_kernel_signature():
     release = parse_kernel("5.15.0-107.117-aws-fips")
     assert release.kernel == "5.15.0-107.117" and release.flavour == "aws-fips" and release.abi == 107
-    for bad in ("5.15.0-107.117", "5.15.0-107-generic", "", None, "5.15.0-107.117-generic/x"):
+    for bad in ("5.15.0-107.117", "5.15.0-107-generic", "", None, "5.15.0-107.117-generic/x",
+                "5.15.0-\u0661.117-generic", "5.15.0-" + "1" * 5000 + ".117-generic"):
         with pytest.raises(InvalidName):
             parse_kernel(bad)
 
