@@ -18,7 +18,7 @@ from .common import field, format_time, json_body, pagination, parse_time, query
 bp = Blueprint("admin_sync", __name__)
 
 # Names appear in URLs (DELETE /v1/admin/sync-tokens/{name}): keep them path-safe.
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}")  # used with fullmatch
 # How long `{"wait": true}` waits for a run already in progress before 409.
 TRIGGER_WAIT_SECONDS = 300
 
@@ -42,7 +42,7 @@ def _token_json(row):
 def create_sync_token():
     body = json_body()
     name = field(body, "name", required=True)
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise BadRequest("'name' must be 1-128 letters, digits or . _ : @ - (starting with a letter or digit)",
                          "invalid-field")
     tier_name = field(body, "tier", required=True)
