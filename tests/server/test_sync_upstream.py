@@ -107,6 +107,8 @@ def test_snapshot_query_validation(server):
                                 "minimum-kernel-version": "5.4"})
     assert ok.status_code == 200
     assert ok.json() == {"tier": "stable", "patches": [], "blocklist": []}
+    long_name = server.request("GET", "/v1/sync/snapshot", headers=bearer(token), params={"flavours": "a" * 100})
+    assert long_name.status_code == 200 and long_name.json()["patches"] == []
     for params in ({"minimum-kernel-version": "five"}, {"minimum-kernel-version": "5.4.0.1"},
                    {"flavours": "generic;drop"}, {"architectures": "AMD64"},
                    {"minimum-kernel-version": "99999999999.1"},
