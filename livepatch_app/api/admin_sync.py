@@ -104,7 +104,8 @@ def trigger_sync():
             return jsonify(run_json(runner.run_now(svc, "manual", wait_seconds=TRIGGER_WAIT_SECONDS)))
         run = runner.run_in_background(svc, "manual")
     except runner.SyncDisabled as exc:
-        raise BadRequest(str(exc), "sync-disabled") from None
+        # 409, not 400: the request is valid, the server's settings refuse it for now.
+        raise Conflict(str(exc), "sync-disabled") from None
     except runner.SyncBusy:
         raise Conflict("a sync run is already in progress", "sync-running") from None
     return jsonify(run_json(run)), 202
