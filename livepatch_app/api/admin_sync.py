@@ -18,7 +18,7 @@ from .common import field, format_time, json_body, pagination, parse_time, query
 bp = Blueprint("admin_sync", __name__)
 
 # Names appear in URLs (DELETE /v1/admin/sync-tokens/{name}): keep them path-safe.
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}")  # used with fullmatch
 # How long `{"wait": true}` waits for a run already in progress before 409.
 TRIGGER_WAIT_SECONDS = 300
 
@@ -42,13 +42,13 @@ def _token_json(row):
 def create_sync_token():
     body = json_body()
     name = field(body, "name", required=True)
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise BadRequest("'name' must be 1-128 letters, digits or . _ : @ - (starting with a letter or digit)",
                          "invalid-field")
     tier_name = field(body, "tier", required=True)
+    # A time already past is allowed: the token is born expired (the list says so).
+    # Refusing it made a schema-valid request fail on the clock alone.
     valid_until = parse_time(field(body, "valid-until"), "valid-until")
-    if valid_until is not None and valid_until <= datetime.now(timezone.utc):
-        raise BadRequest("'valid-until' must be in the future", "invalid-field")
     token = new_token()
     with context.db().transaction() as cur:
         tier = tiers.find(cur, tier_name)
@@ -104,7 +104,8 @@ def trigger_sync():
             return jsonify(run_json(runner.run_now(svc, "manual", wait_seconds=TRIGGER_WAIT_SECONDS)))
         run = runner.run_in_background(svc, "manual")
     except runner.SyncDisabled as exc:
-        raise BadRequest(str(exc), "sync-disabled") from None
+        # 409, not 400: the request is valid, the server's settings refuse it for now.
+        raise Conflict(str(exc), "sync-disabled") from None
     except runner.SyncBusy:
         raise Conflict("a sync run is already in progress", "sync-running") from None
     return jsonify(run_json(run)), 202

@@ -149,13 +149,14 @@ def _parse_report(body):
                 raise BadRequest(f"'{key}' must be at most {max_len} characters"
                                  + (" of letters, digits and . _ + ~ : -" if pattern else ""), "invalid-field")
         report[column] = value or None
-    arch = field(body, "architecture", required=True).strip().lower()
+    # Case matters (as in the OpenAPI document): clients send uname -m or Debian names.
+    arch = field(body, "architecture", required=True).strip()
     arch = ARCH_ALIASES.get(arch, arch)
     if arch not in ARCHITECTURES:
         raise BadRequest(f"unknown architecture {arch!r}: expected one of {', '.join(ARCHITECTURES)}",
                          "invalid-architecture")
     report["architecture"] = arch
-    state = (field(body, "patch-state", allow_none=True) or "").strip().lower() or None
+    state = (field(body, "patch-state", allow_none=True) or "").strip() or None
     if state is not None and state not in PATCH_STATES:
         raise BadRequest(f"'patch-state' must be one of {', '.join(PATCH_STATES)}", "invalid-patch-state")
     report["patch_state"] = state

@@ -23,9 +23,11 @@ from .common import field, format_time, json_body
 
 bp = Blueprint("sync", __name__)
 
-_NAME_LIST_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-_KERNEL_VERSION_RE = re.compile(r"^\d+(?:\.\d+){0,2}$")
-_DEPLOYMENT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,199}$")
+# Used with fullmatch ("$" alone lets a trailing newline in). ASCII digits only
+# (\d takes any Unicode digit), at most 9 each: as the OpenAPI document says.
+_NAME_LIST_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_KERNEL_VERSION_RE = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,9}){0,2}")
+_DEPLOYMENT_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,199}")
 MAX_MACHINE_COUNT = 2**31 - 1
 
 
@@ -64,7 +66,8 @@ def sync_token_required():
 def _query_list(name):
     items = [item.strip() for item in request.args.get(name, "").split(",") if item.strip()]
     for item in items:
-        if not _NAME_LIST_RE.match(item) or len(item) > 64:
+        # No length cap: the document cannot say one per item, and a long name just matches nothing.
+        if not _NAME_LIST_RE.fullmatch(item):
             raise BadRequest(f"query parameter '{name}' must be a comma-separated list of names", "invalid-query")
     return items or None
 
@@ -73,11 +76,10 @@ def _minimum_kernel():
     text = request.args.get("minimum-kernel-version", "").strip()
     if not text:
         return None
-    if not _KERNEL_VERSION_RE.match(text):
-        raise BadRequest("query parameter 'minimum-kernel-version' must look like 5.4 or 5.15.0", "invalid-query")
+    if not _KERNEL_VERSION_RE.fullmatch(text):
+        raise BadRequest("query parameter 'minimum-kernel-version' must look like 5.4 or 5.15.0 "
+                         "(numbers of at most 9 digits)", "invalid-query")
     parts = [int(part) for part in text.split(".")]
-    if any(part > 2**31 - 1 for part in parts):
-        raise BadRequest("query parameter 'minimum-kernel-version' is out of range", "invalid-query")
     return parts + [0] * (3 - len(parts))
 
 
@@ -100,7 +102,7 @@ def report():
     token = sync_token_required()
     body = json_body()
     deployment_id = field(body, "deployment-id", required=True)
-    if not _DEPLOYMENT_ID_RE.match(deployment_id):
+    if not _DEPLOYMENT_ID_RE.fullmatch(deployment_id):
         raise BadRequest("'deployment-id' must be 1-200 letters, digits or . _ : @ -", "invalid-field")
     count = field(body, "machine-count", kind=int, required=True)
     if not 0 <= count <= MAX_MACHINE_COUNT:

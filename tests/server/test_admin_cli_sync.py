@@ -25,7 +25,7 @@ def test_sync_tokens(admin):
 
 def test_sync_disabled_and_no_runs(admin):
     result = admin.fails("sync", "trigger")
-    assert "(sync-disabled, HTTP 400)" in result.err
+    assert "(sync-disabled, HTTP 409)" in result.err
     assert admin.ok("sync", "reports").out == "No sync runs yet.\n"
     assert admin.json("sync", "report") == {"runs": []}  # the other spelling the docs use
     assert admin.json("sync", "deployments") == {"deployments": []}

@@ -75,7 +75,6 @@ BAD_BODIES = [
     ({"id": "x" * 129, "tier": "edge"}, "invalid-field"),
     ({"id": 5, "tier": "edge"}, "invalid-field"),
     ({"id": "x", "tier": ["edge"]}, "invalid-field"),
-    ({"id": "x", "tier": "edge", "valid-until": "2020-01-01T00:00:00Z"}, "invalid-field"),
     ({"id": "x", "tier": "edge", "valid-until": "tomorrow"}, "invalid-field"),
     ({"id": "x", "tier": "edge", "valid-until": 123}, "invalid-field"),
     ({"id": "x", "tier": "edge", "max-machines": 0}, "invalid-field"),
@@ -85,6 +84,14 @@ BAD_BODIES = [
     ({"id": "x", "tier": "edge", "max-machines": 1.5}, "invalid-field"),
     ({"id": "x", "tier": "edge", "max-machines": 2**40}, "invalid-field"),
 ]
+
+
+def test_valid_until_in_the_past_makes_an_expired_token(server):
+    r = create(server, "late", "edge", **{"valid-until": "2020-01-01T00:00:00Z"})
+    assert r.status_code == 200 and r.json()["valid-until"] == "2020-01-01T00:00:00Z", r.text
+    assert listed(server)["late"]["expired"] is True
+    enabled = server.request("PUT", "/v1/client/m-late", headers={"Authorization": f"Bearer {r.json()['token']}"})
+    assert enabled.status_code == 401 and enabled.json()["code"] == "token-expired"
 
 
 def test_bad_input_is_400(server):

@@ -254,6 +254,8 @@ def test_check_in_bad_input_is_400_and_stores_nothing(server):
         ({"kernel": "x" * 200}, "invalid-field"),
         ({"architecture": None}, "missing-field"),
         ({"architecture": "sparc"}, "invalid-architecture"),
+        ({"architecture": "AMD64"}, "invalid-architecture"),  # case matters, as the OpenAPI document says
+        ({"patch-state": "Applied"}, "invalid-patch-state"),
         ({"patch-state": "great"}, "invalid-patch-state"),
         ({"patch-state": 3}, "invalid-field"),
         ({"uptime": "12"}, "invalid-field"),

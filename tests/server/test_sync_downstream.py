@@ -233,11 +233,11 @@ def test_trigger_in_background_and_bad_input(upstream, downstream_for, make_serv
 
     off = make_server()
     r = off.admin("POST", "/v1/admin/sync/trigger", json={"wait": True})
-    assert r.status_code == 400 and r.json()["code"] == "sync-disabled"
+    assert r.status_code == 409 and r.json()["code"] == "sync-disabled"  # a valid request: the settings say no
     assert off.request("GET", "/debug/status").json()["sync"] == {"enabled": False}
     tokenless = make_server(patch_sync_enabled=True, sync_upstream=upstream.url)
     r = tokenless.admin("POST", "/v1/admin/sync/trigger", json={"wait": False})
-    assert r.status_code == 400 and r.json()["code"] == "sync-disabled" and "sync_token" in r.json()["error"]
+    assert r.status_code == 409 and r.json()["code"] == "sync-disabled" and "sync_token" in r.json()["error"]
     assert tokenless.request("GET", "/debug/status").json()["sync"]["status"] == "sync token not set"
 
 

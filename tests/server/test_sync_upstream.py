@@ -49,15 +49,25 @@ def test_sync_token_bad_input(server):
         ({"name": "a/b", "tier": "stable"}, 400, "invalid-field"),
         ({"name": "", "tier": "stable"}, 400, "invalid-field"),
         ({"name": 5, "tier": "stable"}, 400, "invalid-field"),
+        ({"name": "x\n", "tier": "stable"}, 400, "invalid-field"),  # "$" alone let a trailing newline in
         ({"name": "x", "tier": "nope"}, 404, "tier-not-found"),
         ({"name": "x", "tier": "stable", "valid-until": "tomorrow"}, 400, "invalid-field"),
-        ({"name": "x", "tier": "stable", "valid-until": "2001-01-01T00:00:00Z"}, 400, "invalid-field"),
     ]
     for body, status, code in cases:
         r = server.admin("POST", "/v1/admin/sync-tokens", json=body)
         assert (r.status_code, r.json()["code"]) == (status, code), body
     r = server.admin("POST", "/v1/admin/sync-tokens", data="{not json")
     assert r.status_code == 400 and r.json()["code"] == "invalid-json"
+    # A time already past makes a token born expired.
+    r = server.admin("POST", "/v1/admin/sync-tokens",
+                     json={"name": "late", "tier": "stable", "valid-until": "2001-01-01T00:00:00Z"})
+    assert r.status_code == 200 and r.json()["valid-until"] == "2001-01-01T00:00:00Z", r.text
+    late = [t for t in server.admin("GET", "/v1/admin/sync-tokens").json()["sync-tokens"] if t["name"] == "late"]
+    assert late[0]["expired"] is True
+    # An offset PostgreSQL refuses (past 15:59) is kept in UTC: no 500.
+    r = server.admin("POST", "/v1/admin/sync-tokens",
+                     json={"name": "far", "tier": "stable", "valid-until": "4714-11-29T19:25:12.432-19:56"})
+    assert r.status_code == 200 and r.json()["valid-until"] == "4714-11-30T15:21:12Z", r.text
     # Admin auth is required on every sync admin endpoint.
     for method, path in [("POST", "/v1/admin/sync-tokens"), ("GET", "/v1/admin/sync-tokens"),
                          ("DELETE", "/v1/admin/sync-tokens/x"), ("GET", "/v1/admin/sync/deployments"),
@@ -102,9 +112,12 @@ def test_snapshot_query_validation(server):
                                 "minimum-kernel-version": "5.4"})
     assert ok.status_code == 200
     assert ok.json() == {"tier": "stable", "patches": [], "blocklist": []}
+    long_name = server.request("GET", "/v1/sync/snapshot", headers=bearer(token), params={"flavours": "a" * 100})
+    assert long_name.status_code == 200 and long_name.json()["patches"] == []
     for params in ({"minimum-kernel-version": "five"}, {"minimum-kernel-version": "5.4.0.1"},
                    {"flavours": "generic;drop"}, {"architectures": "AMD64"},
-                   {"minimum-kernel-version": "99999999999.1"}):
+                   {"minimum-kernel-version": "99999999999.1"},
+                   {"minimum-kernel-version": "\uff15.\uff14"}):  # fullwidth digits: not ASCII
         r = server.request("GET", "/v1/sync/snapshot", headers=bearer(token), params=params)
         assert r.status_code == 400 and r.json()["code"] == "invalid-query", params
 
@@ -139,7 +152,8 @@ def test_sync_report_bucketed_or_exact(server):
     for body in ({"machine-count": 5}, {"deployment-id": "d"}, {"deployment-id": "d", "machine-count": -1},
                  {"deployment-id": "d", "machine-count": "5"}, {"deployment-id": "d", "machine-count": 2**40},
                  {"deployment-id": "d", "machine-count": 5, "exact": "yes"},
-                 {"deployment-id": "bad id", "machine-count": 5}, {"deployment-id": "d", "machine-count": 1.5}):
+                 {"deployment-id": "bad id", "machine-count": 5}, {"deployment-id": "d\n", "machine-count": 5},
+                 {"deployment-id": "d", "machine-count": 1.5}):
         r = server.request("POST", "/v1/sync/report", headers=bearer(token), json=body)
         assert r.status_code == 400, body
     r = server.request("POST", "/v1/sync/report", headers=bearer(token), data="[1]")
