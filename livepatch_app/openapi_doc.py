@@ -6,8 +6,7 @@ rather than repeated in each fragment (an operation's own entry wins):
 - 400 invalid-text (text_guard: path, query and value headers of every request);
 - 413 body-too-large (body_limits: a body past the route's limit, on any route);
 - 503 unavailable (the database is unreachable);
-- 401 on every operation with a security requirement (auth.py), unless the
-  operation says `x-credential-failure: 403` (the legacy check-in's contract)."""
+- 401 on every operation with a security requirement (auth.py)."""
 
 import functools
 from importlib import resources
@@ -45,5 +44,4 @@ def _add_common_responses(operation):
     for status, response in COMMON_RESPONSES.items():
         responses.setdefault(status, response)
     if operation.get("security"):
-        failure = operation.pop("x-credential-failure", "401")
-        responses.setdefault(failure, _ERROR)
+        responses.setdefault("401", _ERROR)

@@ -11,7 +11,7 @@ from .. import context
 from ..auth import admin_required
 from ..data import machines, tiers
 from ..errors import BadRequest, NotFound
-from .client import MACHINE_ID_RE, PATCH_STATES
+from .machine_fields import MACHINE_ID_RE, PATCH_STATES
 from .common import format_time, pagination
 
 bp = Blueprint("admin_machines", __name__)

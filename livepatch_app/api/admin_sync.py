@@ -13,7 +13,7 @@ from ..errors import BadRequest, Conflict, NotFound, Unavailable
 from ..sync import runner
 from ..sync_status import run_json
 from ..tokens import new_token, token_hash
-from .common import field, format_time, json_body, pagination, parse_time, query_int
+from .common import field, format_time, json_body, known_fields, pagination, parse_time, query_int
 
 bp = Blueprint("admin_sync", __name__)
 
@@ -41,6 +41,7 @@ def _token_json(row):
 @admin_required
 def create_sync_token():
     body = json_body()
+    known_fields(body, "name", "tier", "valid-until")
     name = field(body, "name", required=True)
     if not NAME_RE.fullmatch(name):
         raise BadRequest("'name' must be 1-128 letters, digits or . _ : @ - (starting with a letter or digit)",
@@ -97,7 +98,9 @@ def list_deployments():
 @bp.post("/v1/admin/sync/trigger")
 @admin_required
 def trigger_sync():
-    wait = field(json_body(optional=True), "wait", kind=bool, default=False)
+    body = json_body(optional=True)
+    known_fields(body, "wait")
+    wait = field(body, "wait", kind=bool, default=False)
     svc = runner.services(current_app)
     try:
         if wait:

@@ -9,8 +9,8 @@ from .. import context
 from ..auth import admin_required
 from ..data import patches, tiers
 from ..errors import BadRequest, Conflict
-from .admin_patches import find_tier, known_fields, paged_patches
-from .common import field, format_time, json_body
+from .catalogue import find_tier, paged_patches
+from .common import field, format_time, json_body, known_fields
 
 bp = Blueprint("admin_tiers", __name__)
 

@@ -14,7 +14,7 @@ from ..auth import admin_required
 from ..data import auth_tokens, tiers
 from ..errors import BadRequest, Conflict, NotFound
 from ..tokens import new_token, token_hash
-from .common import field, format_time, json_body, parse_time
+from .common import field, format_time, json_body, known_fields, parse_time
 
 bp = Blueprint("admin_tokens", __name__)
 
@@ -42,6 +42,7 @@ def _token_json(row):
 @admin_required
 def create_token():
     body = json_body()
+    known_fields(body, "id", "tier", "valid-until", "max-machines")
     label = field(body, "id", required=True)
     if not LABEL_RE.fullmatch(label):
         raise BadRequest("'id' must be 1-128 letters, digits or . _ : @ - (starting with a letter or digit)",

@@ -27,12 +27,10 @@ from ..logs import log_fields
 from ..patchname import ARCHITECTURES, InvalidName, parse_kernel, version_key
 from ..tokens import new_token, token_hash
 from .common import field, format_time, json_body
+from .machine_fields import MACHINE_ID_RE, PATCH_STATES
 
 bp = Blueprint("client", __name__)
 
-MACHINE_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # used with fullmatch
-PATCH_STATES = ("applied", "apply-failed", "unapplied", "needs-check", "nothing-to-apply", "unknown",
-                "check-failed", "applied-with-bug", "kernel-upgrade-required")
 # `uname -m` names -> Debian architecture names, which patch file names use.
 ARCH_ALIASES = {"x86_64": "amd64", "aarch64": "arm64", "ppc64le": "ppc64el", "armv7l": "armhf",
                 "i686": "i386", "i586": "i386"}
@@ -129,12 +127,12 @@ def _machine(cur, machine_id, legacy, checking):
         checking.failed()
     mismatch = row is not None
     _security("client_auth_failed", reason="token of another machine" if mismatch else "unknown machine token")
-    if legacy:  # what older clients expect from this path
+    if token is None:  # no credentials at all: 401 on every path (older clients always send one)
+        raise Unauthorized("send the machine token as 'Authorization: Bearer <token>'", "missing-credentials")
+    if legacy:  # what older clients expect from this path for a token it refuses
         raise Forbidden(_LEGACY_INVALID, "invalid-machine-token")
     if mismatch:
         raise Forbidden("this machine token belongs to another machine", "machine-mismatch")
-    if token is None:
-        raise Unauthorized("send the machine token as 'Authorization: Bearer <token>'", "missing-credentials")
     raise Unauthorized("the machine token is not valid: enable the machine again", "invalid-token")
 
 

@@ -44,6 +44,16 @@ def json_body(optional=False):
     return data
 
 
+def known_fields(body, *names):
+    """400 `unknown-field` for a key the operation does not take: a misspelt field
+    ("teir") is a mistake to report, not to ignore (the document says
+    additionalProperties: false)."""
+    unknown = sorted(key for key in body if key not in names)
+    if unknown:
+        raise BadRequest(f"unknown field {unknown[0][:64]!r}: this operation takes "
+                         f"{', '.join(repr(n) for n in names)}", "unknown-field")
+
+
 def field(body, name, kind=str, required=False, default=None, allow_none=False):
     """body[name] checked against `kind` (str, int, bool, list); 400 `invalid-field`.
     null is refused unless allow_none: the OpenAPI document declares no field
@@ -92,7 +102,8 @@ def parse_time(value, name):
 def format_time(value):
     if value is None:
         return None
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat pads years before 1000 to four digits (strftime's %Y does not, on glibc).
+    return value.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def query_int(name, default, low=None, high=None):

@@ -18,7 +18,7 @@ from ..data import deployments, sync_catalog, sync_tokens
 from ..errors import BadRequest, Unauthorized
 from ..sync.machine_count import bucket
 from ..tokens import token_hash
-from .admin_patches import patch_summary
+from .catalogue import patch_summary
 from .common import field, format_time, json_body
 
 bp = Blueprint("sync", __name__)

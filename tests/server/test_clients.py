@@ -296,13 +296,16 @@ def test_check_in_auth(server):
     # Unknown machines too: a token says who you are.
     r = check_in(server, mine, "never-enabled")
     assert r.status_code == 403
-    # Legacy path: the old client's error, whatever the cause.
-    for token, machine in (("bogus", MACHINE), (mine, OTHER), (None, MACHINE)):
+    # Legacy path: the old client's error for any token it refuses (livepatch-facts.md
+    # section 9); no token at all is 401, as on every path (older clients always send one).
+    for token, machine in (("bogus", MACHINE), (mine, OTHER)):
         r = check_in(server, token, machine, legacy=True)
         assert r.status_code == 403
         assert r.json() == {"error": "Invalid Machine Token", "code": "invalid-machine-token"}
-    r = server.request("PUT", f"/api/machine/{MACHINE}", json={})
-    assert r.status_code == 403 and r.json()["error"] == "Invalid Machine Token"
+    for headers in ({}, {"Authorization": "Bearer "}):
+        r = server.request("PUT", f"/api/machine/{MACHINE}", json={"kernel": KERNEL, "architecture": "amd64"},
+                           headers=headers)
+        assert r.status_code == 401 and r.json()["code"] == "missing-credentials", r.text
 
 
 def test_url_template_and_host_fallback(make_server):

@@ -70,3 +70,24 @@ def test_json_bodies_past_64_kib_are_413(server):
     assert r.status_code == 413 and r.json()["code"] == "body-too-large"
     assert [t["name"] for t in server.admin("GET", "/v1/admin/tiers").json()["tiers"]] == [
         "edge", "beta", "candidate", "stable"]
+
+
+def test_admin_bodies_refuse_unknown_fields_client_bodies_ignore_them(server):
+    """docs/api.md, Conventions: a misspelt admin field is reported; a client's extra
+    field (a newer client) is ignored."""
+    for path, body in [("/v1/admin/auth-token", {"id": "fleet2", "tier": "edge", "max_machines": 3}),
+                       ("/v1/admin/sync-tokens", {"name": "down", "tier": "edge", "valid_until": "x"}),
+                       ("/v1/admin/sync/trigger", {"wiat": True})]:
+        r = server.admin("POST", path, json=body)
+        assert r.status_code == 400 and r.json()["code"] == "unknown-field", (path, r.text)
+    token = _auth_token(server)
+    r = server.request("POST", "/api/machine-tokens", json={"machine-id": MACHINE, "hostname": "web-1"},
+                       headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200, r.text
+    machine_token = r.json()["machine-token"]
+    r = server.request("POST", f"/v1/client/{MACHINE}/updates", headers={"Authorization": f"Bearer {machine_token}"},
+                       json={"kernel": "5.15.0-107.117-generic", "architecture": "amd64", "patch-version": None,
+                             "new-field-of-a-newer-client": {"x": 1}})
+    assert r.status_code == 200, r.text
+    r = server.admin("POST", "/v1/admin/tiers", json={"name": "extra", "after": None})
+    assert r.status_code == 400 and r.json()["code"] == "invalid-field", r.text

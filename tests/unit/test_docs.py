@@ -189,12 +189,12 @@ def test_openapi_validates_as_openapi_3(served_openapi):
 
 def test_every_operation_documents_the_common_answers(served_openapi):
     """400 invalid-text, 413 body-too-large and 503 can meet any request; 401 any request
-    to a secured operation (403 on the legacy check-in, as the real server answers)."""
+    to a secured operation."""
     problems = []
     for name, _, operation in _operations(served_openapi):
         expected = {"400", "413", "503"}
         if operation.get("security"):
-            expected.add("403" if name == "PUT /api/machine/{machine_id}" else "401")
+            expected.add("401")
         missing = expected - set(operation["responses"])
         if missing:
             problems.append(f"{name}: no {sorted(missing)} response")
