@@ -14,6 +14,7 @@ from flask import Blueprint, jsonify, request
 
 from .. import context
 from ..auth import bearer_token, security_event
+from ..auth_throttle import attempt
 from ..data import deployments, sync_catalog, sync_tokens
 from ..errors import BadRequest, Unauthorized
 from ..sync.machine_count import bucket
@@ -40,14 +41,20 @@ def _is_uuid(text):
 
 
 def sync_token_required():
-    """The valid sync token row of the request, or 401 saying why not."""
+    """The valid sync token row of the request, or 401 saying why not. A token sent in
+    vain counts against the source like a client token (auth_throttle.py)."""
     token = bearer_token()
     if token is None:
         security_event("authn_failed", reason="no sync token")
         raise Unauthorized("a sync token is required: Authorization: Bearer <sync token>", "missing-credentials",
                            headers={"WWW-Authenticate": 'Bearer realm="livepatch-sync"'})
-    with context.db().transaction() as cur:
-        row = sync_tokens.find_by_hash(cur, token_hash(token))
+    with attempt("client") as checking:
+        with context.db().transaction() as cur:
+            row = sync_tokens.find_by_hash(cur, token_hash(token))
+        if row is None or row["revoked_at"] is not None or row["expired"]:
+            checking.failed()
+        else:
+            checking.succeeded()
     if row is None:
         security_event("authn_failed", reason="unknown sync token")
         if not _is_uuid(token):

@@ -182,3 +182,23 @@ def test_bad_client_tokens_from_one_source_are_throttled(proxied, caplog):
     wait_for(lambda: check_in(proxied, machine_token, source).status_code == 200, timeout=5,
              what="the block to end")
     assert check_in(proxied, "bogus-again", source).status_code == 401
+
+
+def test_bad_sync_tokens_from_one_source_are_throttled(proxied):
+    """A downstream guessing sync tokens is braked like a client guessing tokens: the
+    client counter of its source (the real downstream elsewhere keeps syncing)."""
+    r = proxied.admin("POST", "/v1/admin/sync-tokens", json={"name": "downstream", "tier": "stable"})
+    assert r.status_code == 200, r.text
+    good = r.json()["token"]
+    source = "203.0.113.77"
+
+    def snapshot(token, source):
+        return proxied.request("GET", "/v1/sync/snapshot",
+                               headers={"Authorization": f"Bearer {token}", "X-Forwarded-For": source})
+
+    codes = {snapshot(f"00000000-0000-4000-8000-{n:012d}", source).status_code for n in range(20)}
+    assert codes == {401}
+    assert_throttled(snapshot(good, source))
+    assert_throttled(proxied.request("POST", "/v1/sync/report", json={"deployment-id": "d1", "machine-count": 1},
+                                     headers={"Authorization": f"Bearer {good}", "X-Forwarded-For": source}))
+    assert snapshot(good, "198.51.100.4").status_code == 200

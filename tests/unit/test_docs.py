@@ -154,8 +154,8 @@ def test_readme_and_docs_links_resolve():
     assert not missing, "broken links:\n" + "\n".join(missing)
 
 
-# Credentials that auth_throttle.py throttles: admin Basic and sessions, client tokens.
-THROTTLED_SCHEMES = {"adminBasic", "adminBearer", "authTokenBearer", "machineBearer"}
+# Credentials that auth_throttle.py throttles: admin Basic and sessions, client and sync tokens.
+THROTTLED_SCHEMES = {"adminBasic", "adminBearer", "authTokenBearer", "machineBearer", "syncBearer"}
 
 
 def test_throttled_operations_declare_429_with_retry_after(served_openapi):
