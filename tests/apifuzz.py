@@ -28,6 +28,12 @@ adminBearer = { bearer = "${LP_SESSION_TOKEN}" }
 authTokenBearer = { bearer = "${LP_AUTH_TOKEN}" }
 machineBearer = { bearer = "${LP_MACHINE_TOKEN}" }
 syncBearer = { bearer = "${LP_SYNC_TOKEN}" }
+
+# The machine token belongs to one machine: check-ins and info for that machine id
+# reach the check-in logic (other ids are 403 machine-mismatch, also documented).
+[[operations]]
+include-path-regex = "^/(v1/client/[{]machine_id[}]/(updates|info)|api/machine/[{]machine_id[}])$"
+parameters = { machine_id = "${LP_MACHINE_ID}" }
 """
 
 
