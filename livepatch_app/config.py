@@ -148,7 +148,7 @@ OPTIONS = {
     "patchstore": ("postgres", _choice("postgres", "filesystem", "file")),
     "filestore_path": ("/var/lib/livepatch/patches", _string),
     "import_path": ("", _string),
-    "patch_cache_on": (False, parse_bool),
+    "patch_cache_on": (True, parse_bool),  # downloads from a file, not the database
     "patch_cache_path": ("/var/cache/livepatch", _string),
     "patch_cache_size": (128, _int_range(1, 1024 * 1024)),
     "patch_cache_ttl": ("1h", _duration),

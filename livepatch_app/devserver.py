@@ -69,6 +69,8 @@ def run_dev(config_path, state_dir):
         sys.exit(f"error: {exc}")
     if not os.environ.get("LIVEPATCH_FILESTORE_PATH") and config.store_type == "filesystem":
         config.values["filestore_path"] = os.path.abspath(os.path.join(state_dir, "patches"))
+    if not os.environ.get("LIVEPATCH_PATCH_CACHE_PATH"):
+        config.values["patch_cache_path"] = os.path.abspath(os.path.join(state_dir, "cache"))
     url = f"http://{config.bind_address}:{config.port}"
     if not config.url_template:
         config.values["url_template"] = url + "/v1/patches/{filename}"

@@ -4,6 +4,10 @@ At most `concurrency_limit` requests run at once; up to `burst_limit` more wait
 (a short, bounded wait) for a slot; anything beyond that is answered at once
 with 503 and Retry-After instead of piling up in memory. Waitress gets enough
 threads for both (see serve.py), so the refusal itself never queues.
+
+A request holds its slot until its answer is sent, except an answer that is a
+wsgi.file_wrapper (a download from a file): waitress sends that from its event
+loop, with no worker thread, so the slot is free as soon as the app returns.
 """
 
 import json
@@ -47,6 +51,12 @@ class ConcurrencyLimiter:
         except BaseException:
             self._leave()
             raise
+        wrapper = environ.get("wsgi.file_wrapper")
+        if isinstance(wrapper, type) and isinstance(result, wrapper):
+            # waitress sends a file_wrapper from its event loop, not from this thread,
+            # and only recognises it unwrapped: the slot is free once the app returns.
+            self._leave()
+            return result
         return _ReleasingIterable(result, self._leave)
 
     def _leave(self):

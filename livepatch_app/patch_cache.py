@@ -18,7 +18,6 @@ import time
 from collections import OrderedDict
 
 from .context import services
-from .storage import file_chunks
 
 log = logging.getLogger("livepatch.cache")
 _ENTRY_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -64,8 +63,8 @@ class PatchCache:
     def _file(self, sha256):
         return os.path.join(self.path, sha256)
 
-    def open(self, sha256, start=0, end=None):
-        """Chunks of a cached file, or None on a miss (absent or expired)."""
+    def open_file(self, sha256):
+        """The cached file, open for reading, or None on a miss (absent or expired)."""
         with self._lock:
             entry = self._entries.get(sha256)
             if entry is not None and time.time() - entry[1] > self.ttl:
@@ -76,13 +75,12 @@ class PatchCache:
         if entry is None:
             return None
         try:
-            handle = open(self._file(sha256), "rb")
+            return open(self._file(sha256), "rb")
         except FileNotFoundError:  # removed behind our back
             with self._lock:
                 if sha256 in self._entries:
                     self._drop(sha256)
             return None
-        return file_chunks(handle, start, end)
 
     def fill_through(self, sha256, size, chunks):
         """Yields `chunks` unchanged while writing them to the cache; the entry is

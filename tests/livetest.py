@@ -149,6 +149,7 @@ def start_server(database_url, admin_users_entry, folder, prepare=None, **overri
         "auth_basic_users": admin_users_entry,
         "url_template": f"http://127.0.0.1:{port}/v1/patches/{{filename}}",
         "filestore_path": os.path.join(str(folder), f"store-{port}"),
+        "patch_cache_path": os.path.join(str(folder), f"cache-{port}"),
         "log_level": "warning",
         # Small limits keep waitress's thread pool small (threads = both + 4).
         "concurrency_limit": 8,
@@ -193,6 +194,7 @@ def start_serve_process(database_url, admin_users_entry, folder, **config):
         "LIVEPATCH_CONCURRENCY_LIMIT": "8",
         "LIVEPATCH_BURST_LIMIT": "4",
         "LIVEPATCH_FILESTORE_PATH": os.path.join(str(folder), f"store-{port}"),
+        "LIVEPATCH_PATCH_CACHE_PATH": os.path.join(str(folder), f"cache-{port}"),
     })
     env.update({"LIVEPATCH_" + key.upper(): str(value) for key, value in config.items()})
     log_path = os.path.join(str(folder), f"serve-{port}.log")

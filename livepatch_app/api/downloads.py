@@ -19,6 +19,7 @@ from ..data import patches
 from ..errors import APIError, Forbidden, NotFound
 from ..ingest import parse_name
 from ..patch_cache import for_app
+from ..storage import CHUNK, file_chunks
 
 bp = Blueprint("downloads", __name__)
 log = logging.getLogger("livepatch.downloads")
@@ -84,22 +85,38 @@ class _Counted:
 
 
 def _open(patch, start, end):
-    """Chunks of [start, end), from the patch cache when it has them."""
+    """The bytes [start, end): an open file when they are in one (the patch cache, the
+    filesystem store), else chunks (the postgres store, filling the cache on the way)."""
     store = context.store()
     cache = for_app(current_app)
     if cache is None:
-        return store.open(patch["storage_key"], start, end)
+        open_file = getattr(store, "open_file", None)
+        return open_file(patch["storage_key"]) if open_file else store.open(patch["storage_key"], start, end)
     metrics = context.metrics()
     sha256, size = patch["sha256"].strip(), patch["size"]
-    chunks = cache.open(sha256, start, end)
-    if chunks is not None:
+    handle = cache.open_file(sha256)
+    if handle is not None:
         metrics.cache_hits.inc()
-        return chunks
+        return handle
     metrics.cache_misses.inc()
     source = store.open(patch["storage_key"], start, end)
     if start == 0 and end == size:  # only a whole file fills the cache
         return cache.fill_through(sha256, size, source)
     return source
+
+
+def _app_iter(body, start, end, size, metrics):
+    """An open file up to its end goes to the server's wsgi.file_wrapper: waitress then
+    sends it from its event loop, a socket buffer at a time, with no Python per chunk
+    and no worker thread held (limits.py lets the slot go). Anything else streams."""
+    if not hasattr(body, "read"):
+        return _Counted(body, metrics)
+    wrapper = request.environ.get("wsgi.file_wrapper")
+    if wrapper is None or end != size:  # a file_wrapper sends to the end of the file
+        return _Counted(file_chunks(body, start, end), metrics)
+    body.seek(start)
+    metrics.download_bytes.inc(end - start)  # counted as the answer starts
+    return wrapper(body, CHUNK)
 
 
 def _redirect_target(filename):
@@ -162,9 +179,9 @@ def _download(filename, metrics):
     if request.method == "HEAD":
         return Response(status=status, headers=headers, content_type=CONTENT_TYPE)
     try:
-        chunks = _open(patch, start, end)
+        body = _open(patch, start, end)
     except FileNotFoundError:
         log.error("patch %s has a row but its bytes are missing from the store", filename)
         raise NotFound(f"the bytes of {filename} are missing from the store", "patch-file-missing") from None
-    return Response(_Counted(chunks, metrics), status=status, headers=headers, content_type=CONTENT_TYPE,
-                    direct_passthrough=True)
+    return Response(_app_iter(body, start, end, size, metrics), status=status, headers=headers,
+                    content_type=CONTENT_TYPE, direct_passthrough=True)

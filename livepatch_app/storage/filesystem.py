@@ -56,8 +56,11 @@ class FilesystemStore:
 
     def open(self, key, start=0, end=None):
         # Opened here, not lazily: a missing file fails now, before any header is sent.
-        handle = open(self._path(key), "rb")
-        return file_chunks(handle, start, end)
+        return file_chunks(self.open_file(key), start, end)
+
+    def open_file(self, key):
+        """The file, open for reading (downloads hand it to waitress's file_wrapper)."""
+        return open(self._path(key), "rb")
 
     def path(self, key):
         """The file's path (for callers that want to hand the file to the OS)."""

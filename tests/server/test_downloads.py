@@ -209,3 +209,28 @@ def test_cache_is_not_used_for_the_filesystem_store(make_server, tmp_path):
     assert server.request("GET", f"/v1/patches/{NAME}").content == DATA
     assert not cache.exists() or os.listdir(cache) == []
     assert _metric(server, "livepatch_server_patch_cache_misses") == 0
+
+
+@pytest.mark.parametrize("store", ["postgres", "filesystem"])
+def test_a_download_from_a_file_holds_no_concurrency_slot(make_server, tmp_path, store):
+    """A file (the patch cache, the filesystem store) goes to waitress's file_wrapper,
+    which waitress sends from its event loop: a slow reader holds neither a worker
+    thread nor one of the concurrency_limit slots. Here the only slot (and one place to
+    wait, for the tail of the request before): a second request while the first download
+    is still being sent gets its answer, not 503 overloaded after waiting in vain."""
+    big = os.urandom(24 * 1024 * 1024)  # more than the socket buffers hold
+    server = make_server(concurrency_limit=1, burst_limit=1, patchstore=store, filestore_path=str(tmp_path / "fs"),
+                         max_upload_size=32)
+    assert server.admin("PUT", f"/v1/admin/patches/{NAME}", data=big).status_code == 201
+    assert server.request("GET", f"/v1/patches/{NAME}").content == big  # the postgres store fills the cache
+    slow = http.client.HTTPConnection("127.0.0.1", server.config.port, timeout=30)
+    slow.request("GET", f"/v1/patches/{NAME}")
+    response = slow.getresponse()
+    first = response.read(64 * 1024)  # then stops reading: the rest waits in waitress
+    try:
+        for _ in range(3):
+            r = server.request("GET", "/v1/api/kernels/supported?kernel-version=5.15&flavour=generic&architecture=amd64")
+            assert r.status_code == 200, r.text
+        assert first + response.read() == big  # and the slow download completes intact
+    finally:
+        slow.close()

@@ -1,0 +1,77 @@
+"""The references the bench measures the server against, started in the same run on
+loopback with the server's thread count:
+
+- nginx serving the same file with sendfile (the stack's ceiling);
+- a bare Flask view returning the file with send_from_directory under waitress
+  (wsgi.file_wrapper: the floor of Flask + waitress for downloads);
+- a bare Flask view answering {"patches": []} under waitress (the floor for a
+  check-in: one JSON request in, one small JSON answer out).
+
+`python bench/references.py file|hello PORT THREADS [FOLDER]` runs one Flask reference.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+
+NGINX_CONF = """
+worker_processes 2;
+daemon off;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log error;
+{user}
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 1000000;
+    default_type application/octet-stream;
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+    }}
+}}
+"""
+
+
+def nginx_binary():
+    return shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def start_nginx(prefix, root, port):
+    """nginx in the foreground on 127.0.0.1:port serving `root`; -> Popen."""
+    os.makedirs(prefix, exist_ok=True)
+    conf = os.path.join(prefix, "nginx.conf")
+    user = "user root;" if os.geteuid() == 0 else ""  # workers must read root's temp folder
+    with open(conf, "w") as handle:
+        handle.write(NGINX_CONF.format(prefix=prefix, root=root, port=port, user=user))
+    return subprocess.Popen([nginx_binary(), "-p", prefix, "-c", conf, "-e", os.path.join(prefix, "error.log")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def start_flask(kind, port, threads, folder=""):
+    """One Flask reference (file or hello) under waitress; -> Popen."""
+    return subprocess.Popen([sys.executable, os.path.abspath(__file__), kind, str(port), str(threads), folder],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _serve(kind, port, threads, folder):
+    import waitress
+    from flask import Flask, jsonify, send_from_directory
+
+    app = Flask("reference")
+    if kind == "file":
+        @app.get("/v1/patches/<filename>")
+        def download(filename):
+            return send_from_directory(folder, filename)
+    else:
+        @app.post("/v1/client/<machine_id>/updates")
+        def check_in(machine_id):
+            return jsonify({"patches": []})
+    waitress.serve(app, host="127.0.0.1", port=port, threads=threads, _quiet=True)
+
+
+if __name__ == "__main__":
+    _serve(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else "")
