@@ -38,9 +38,11 @@ $(CHARM_DEPS): wheelhouse.txt $(STAMP)
 	$(PIP) install -q -r wheelhouse.txt
 	touch $@
 
-## make bench: check-in and download throughput of a real server process, against a reference
+## make bench: the server's downloads and check-ins under wrk, against references started
+## in the same run (nginx, bare Flask views under waitress); installs wrk and nginx when missing
 bench: $(STAMP)
-	$(PY) bench/bench_server.py
+	bash scripts/ensure-bench-deps.sh
+	$(PY) bench/bench.py
 
 # System packages the tests need (haproxy for the end-to-end tests).
 system-deps:

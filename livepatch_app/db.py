@@ -101,6 +101,20 @@ class Database:
             with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
                 yield cur
 
+    @contextmanager
+    def autocommit(self):
+        """A cursor returning dict rows whose every statement is its own transaction,
+        committed when execute returns: no BEGIN and COMMIT round trips, for hot paths
+        whose writes fit in one statement (data/check_ins.py)."""
+        with self.connection() as conn:
+            conn.autocommit = True
+            try:
+                with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+                    yield cur
+            finally:
+                if not conn.closed:
+                    conn.autocommit = False
+
     def ping(self):
         with self.transaction() as cur:
             cur.execute("SELECT 1 AS ok")

@@ -88,9 +88,12 @@ class EmbeddedPostgres:
             shutil.rmtree(self.data, ignore_errors=True)  # a half-made cluster from a crash
             self._check(self._run("initdb", "-D", self.data, "-U", SUPERUSER, "--auth=trust",
                                   "-E", "UTF8", "--locale=C", "--no-sync"), "initdb")
-        self.port = self._running_port()
-        if self.port is None:
-            self.port = _free_port()
+        os.makedirs(self.socket_dir, exist_ok=True)
+        running = self._running_port()
+        if running is not None:
+            self.port = running
+        else:
+            self.port = self.port or _free_port()  # a restart keeps the DSN its clients hold
             options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.socket_dir}"
             if not self.durable:
                 options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
@@ -102,9 +105,11 @@ class EmbeddedPostgres:
     def dsn(self, dbname="postgres"):
         return f"host=127.0.0.1 port={self.port} user={SUPERUSER} dbname={dbname}"
 
-    def stop(self):
+    def stop(self, mode="fast"):
+        """mode "immediate" is a crash as far as the data is concerned (no checkpoint):
+        what a durability test wants."""
         if os.path.exists(os.path.join(self.data, "postmaster.pid")):
-            self._run("pg_ctl", "stop", "-D", self.data, "-m", "fast", "-w", "-t", "60")
+            self._run("pg_ctl", "stop", "-D", self.data, "-m", mode, "-w", "-t", "60")
         shutil.rmtree(self.socket_dir, ignore_errors=True)
 
     def delete(self):

@@ -20,7 +20,7 @@ from flask import Blueprint, jsonify, request
 from .. import context
 from ..auth import bearer_token, security_log
 from ..auth_throttle import attempt
-from ..data import auth_tokens, kernel_support, machines, patches, reports
+from ..data import auth_tokens, check_ins, kernel_support, machines
 from ..errors import BadRequest, Forbidden, Unauthorized
 from ..log_paths import loggable_path
 from ..logs import log_fields
@@ -172,14 +172,8 @@ def _patch_url(filename):
     return request.host_url + "v1/patches/" + filename
 
 
-def _offers(cur, tier_id, report):
-    """The newest patch for the reported kernel in the machine's tier, as a list.
-    A kernel that is not a version signature (a custom build) gets none."""
-    try:
-        kernel = parse_kernel(report["kernel"])
-    except InvalidName:
-        return []
-    offer = patches.newest_offer(cur, tier_id, kernel.kernel, kernel.flavour, report["architecture"])
+def _offers(offer):
+    """The offered patch row as the answer's list (empty: nothing to apply)."""
     if offer is None:
         return []
     return [{"version": offer["version"], "filename": offer["filename"], "url": _patch_url(offer["filename"]),
@@ -187,13 +181,18 @@ def _offers(cur, tier_id, report):
 
 
 def _check_in(machine_id, legacy):
+    """Two round trips: the token lookup, then one statement that stores the report and
+    finds the offer (data/check_ins.py), committed before the answer is sent."""
     _check_machine_id(machine_id)
-    with attempt("client") as checking, context.db().transaction() as cur:
+    with attempt("client") as checking, context.db().autocommit() as cur:
         machine = _machine(cur, machine_id, legacy, checking)
         report = _parse_report(json_body())
-        machines.record_check_in(cur, machine_id, report)
-        reports.add(cur, machine_id, machine["tier_id"], report)
-        offers = _offers(cur, machine["tier_id"], report)
+        try:  # a kernel that is not a version signature (a custom build) is offered nothing
+            kernel = parse_kernel(report["kernel"])
+            offer_kernel, offer_flavour = kernel.kernel, kernel.flavour
+        except InvalidName:
+            offer_kernel = offer_flavour = None
+        offers = _offers(check_ins.record(cur, machine_id, machine["tier_id"], report, offer_kernel, offer_flavour))
     context.metrics().check_ins.inc(patch_state=report["patch_state"] or "not-reported", tier=machine["tier"])
     return jsonify({"patches": offers})
 

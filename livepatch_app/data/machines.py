@@ -40,13 +40,6 @@ def enable(cur, machine_id, token_hash, tier_id, auth_token_id):
     return cur.fetchone()["created"]
 
 
-def record_check_in(cur, machine_id, report):
-    """Store the latest reported state; `report` holds REPORT_FIELDS."""
-    assignments = ", ".join(f"{name} = %({name})s" for name in REPORT_FIELDS)
-    cur.execute(f"UPDATE machines SET last_check_in = now(), {assignments} WHERE machine_id = %(machine_id)s",
-                {**{name: report.get(name) for name in REPORT_FIELDS}, "machine_id": machine_id})
-
-
 def _filters(tier_id=None, kernel=None, state=None, version=None):
     clauses, params = [], []
     for column, value in (("m.tier_id", tier_id), ("m.kernel", kernel),

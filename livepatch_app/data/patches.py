@@ -93,20 +93,22 @@ def list_filtered(cur, limit=100, offset=0, **filters):
     return cur.fetchall(), total
 
 
+# The newest (highest version_major, version_minor) unblocked patch for a kernel
+# ('5.15.0-107.117'), flavour and architecture visible in a tier: patches_match_idx
+# finds the few candidates, the patch_tiers and blocklist primary keys check each.
+# Named parameters; also the offer of data/check_ins.py's statement.
+NEWEST_OFFER = f"""SELECT {_PLAIN} FROM patches p
+    WHERE p.kernel = %(offer_kernel)s AND p.flavour = %(offer_flavour)s AND p.architecture = %(architecture)s
+      AND EXISTS (SELECT 1 FROM patch_tiers pt WHERE pt.patch_id = p.id AND pt.tier_id = %(tier_id)s)
+      AND NOT EXISTS (SELECT 1 FROM blocklist b WHERE b.filename = p.filename)
+    ORDER BY p.version_major DESC, p.version_minor DESC, p.id DESC
+    LIMIT 1"""
+
+
 def newest_offer(cur, tier_id, kernel, flavour, architecture):
-    """The newest (highest version_major, version_minor) unblocked patch for that
-    kernel ('5.15.0-107.117'), flavour and architecture visible in the tier, or
-    None. One query: patches_match_idx finds the few candidates, the patch_tiers
-    and blocklist primary keys check each. The row has the plain patch columns
-    (filename, version, kernel, flavour, architecture, sha256, size, ...)."""
-    cur.execute(
-        f"""SELECT {_PLAIN} FROM patches p
-            WHERE p.kernel = %s AND p.flavour = %s AND p.architecture = %s
-              AND EXISTS (SELECT 1 FROM patch_tiers pt WHERE pt.patch_id = p.id AND pt.tier_id = %s)
-              AND NOT EXISTS (SELECT 1 FROM blocklist b WHERE b.filename = p.filename)
-            ORDER BY p.version_major DESC, p.version_minor DESC, p.id DESC
-            LIMIT 1""",
-        (kernel, flavour, architecture, tier_id))
+    """NEWEST_OFFER's row (filename, version, kernel, sha256, size, ...) or None."""
+    cur.execute(NEWEST_OFFER, {"offer_kernel": kernel, "offer_flavour": flavour, "architecture": architecture,
+                               "tier_id": tier_id})
     return cur.fetchone()
 
 

@@ -1,18 +1,8 @@
-"""Machine report history (one row per check-in) and its retention clean-up."""
-
-from .machines import REPORT_FIELDS
+"""Machine report history (one row per check-in: data/check_ins.py) and its retention
+clean-up."""
 
 # One application-wide advisory lock id for the clean-up ("LPRC").
 CLEANUP_LOCK_ID = 0x4C50_5243
-
-
-def add(cur, machine_id, tier_id, report):
-    columns = ", ".join(REPORT_FIELDS)
-    values = ", ".join(f"%({name})s" for name in REPORT_FIELDS)
-    cur.execute(f"INSERT INTO machine_reports (machine_id, tier_id, {columns}) "
-                f"VALUES (%(machine_id)s, %(tier_id)s, {values})",
-                {**{name: report.get(name) for name in REPORT_FIELDS},
-                 "machine_id": machine_id, "tier_id": tier_id})
 
 
 def try_cleanup_lock(cur):
