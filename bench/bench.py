@@ -77,8 +77,9 @@ def wrk(url, seconds, connections, script=None, env=None):
     return {"rps": rps, "p99_ms": float(p99[1]) * _UNITS[p99[2]], "errors": errors}
 
 
-def start_server(dsn, state, port, password):
+def start_server(dsn, state, port, password, settings):
     env = {key: value for key, value in os.environ.items() if not key.startswith("LIVEPATCH_")}
+    env.update({"LIVEPATCH_" + key.upper(): str(value) for key, value in settings.items()})
     env.update({"LIVEPATCH_DATABASE_URL": dsn, "LIVEPATCH_PORT": str(port), "LIVEPATCH_LOG_LEVEL": "error",
                 "LIVEPATCH_AUTH_BASIC_USERS": f"admin:{hash_password(password, rounds=4)}",
                 "LIVEPATCH_PATCH_CACHE_PATH": os.path.join(state, "cache"),
@@ -140,6 +141,8 @@ def main():
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--output", help="also write the table (markdown) to this file")
+    parser.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE",
+                        help="a server option for this run, e.g. concurrency_limit=16")
     args = parser.parse_args()
     state = tempfile.mkdtemp(prefix="lp-bench-")
     files = os.path.join(state, "files")
@@ -153,10 +156,11 @@ def main():
         from livepatch_app.config import load_config
         from livepatch_app.serve import waitress_options
 
-        threads = waitress_options(load_config(None, environ={}))["threads"]
+        settings = dict(item.split("=", 1) for item in args.set)
+        threads = waitress_options(load_config(None, environ={}, overrides=settings))["threads"]
         password = secrets.token_urlsafe(12)
         ports = {name: free_port() for name in ("ours", "nginx", "file", "hello")}
-        server = start_server(dsn, state, ports["ours"], password)
+        server = start_server(dsn, state, ports["ours"], password, settings)
         processes.append(server)
         processes.append(references.start_nginx(os.path.join(state, "nginx"), files, ports["nginx"]))
         processes.append(references.start_flask("file", ports["file"], threads, files))

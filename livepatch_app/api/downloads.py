@@ -144,7 +144,7 @@ def download(filename):
 
 def _download(filename, metrics):
     parse_name(filename)  # not a patch name: 400, and no store lookup at all
-    with context.db().transaction() as cur:
+    with context.db().autocommit() as cur:  # one read: no BEGIN and COMMIT round trips
         patch = patches.find_for_download(cur, filename)
     if patch is None:
         raise NotFound(f"no patch file named {filename}", "patch-not-found")
