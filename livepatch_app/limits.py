@@ -1,88 +1,75 @@
-"""Bounded in-flight work.
+"""Bounded in-flight work, in waitress's task dispatcher.
 
-At most `concurrency_limit` requests run at once; up to `burst_limit` more wait
-(a short, bounded wait) for a slot; anything beyond that is answered at once
-with 503 and Retry-After instead of piling up in memory. Waitress gets enough
-threads for both (see serve.py), so the refusal itself never queues.
-
-A request holds its slot until its answer is sent, except an answer that is a
-wsgi.file_wrapper (a download from a file): waitress sends that from its event
-loop, with no worker thread, so the slot is free as soon as the app returns.
+`concurrency_limit` worker threads run requests. A connection with a request ready
+waits in waitress's queue while they are busy, holding no thread; up to
+`burst_limit` such connections wait. One more is refused at once: its requests are
+marked `Overloaded` and handed to one of REFUSERS small threads, which answer 503
+`overloaded` with Retry-After (serve._JsonErrorTask) and close the connection,
+without the app running. So the process has concurrency_limit + REFUSERS request
+threads whatever the burst, and a request holds a thread only while the app runs: a
+download from a file (wsgi.file_wrapper) is sent by waitress's event loop.
 """
 
-import json
 import threading
+from collections import deque
 
-_BODY = json.dumps({"error": "the server is busy, retry shortly", "code": "overloaded"}).encode()
+from waitress.task import ThreadedTaskDispatcher
+from waitress.utilities import Error
+
+REFUSERS = 2
 
 
-class ConcurrencyLimiter:
-    def __init__(self, app, concurrency, burst, wait_timeout=10.0, on_overload=None):
-        self.app = app
-        self.slots = threading.Semaphore(concurrency)
-        self.capacity = concurrency + burst
-        self.wait_timeout = wait_timeout
+class Overloaded(Error):
+    code = 503
+    reason = "Service Unavailable"
+    api_code = "overloaded"
+    retry_after = 1
+
+    def __init__(self):
+        super().__init__("the server is busy, retry shortly")
+
+
+class BoundedDispatcher(ThreadedTaskDispatcher):
+    def __init__(self, burst, on_overload=None):
+        super().__init__()
+        self.burst = burst
         self.on_overload = on_overload
-        self._admitted = 0
-        self._lock = threading.Lock()
+        self.refusals = deque()
+        self.refusal_cv = threading.Condition(self.lock)
+        self.stopping = False
+        for number in range(REFUSERS):
+            threading.Thread(target=self._refuse_loop, name=f"waitress-refuser-{number}", daemon=True).start()
 
-    def _refuse(self, start_response):
+    def add_task(self, task):
+        with self.lock:
+            idle = len(self.threads) - self.stop_count - self.active_count
+            waiting = len(self.queue) - max(idle, 0)  # those that will wait for a thread
+            if waiting < self.burst or not getattr(task, "requests", None):
+                self.queue.append(task)
+                self.queue_cv.notify()
+                return
+            for request in task.requests:  # the task is a channel not in service: none runs
+                request.error = Overloaded()
+            self.refusals.append(task)
+            self.refusal_cv.notify()
         if self.on_overload:
             self.on_overload()
-        start_response("503 Service Unavailable", [
-            ("Content-Type", "application/json"), ("Content-Length", str(len(_BODY))), ("Retry-After", "1")])
-        return [_BODY]
 
-    def __call__(self, environ, start_response):
-        with self._lock:
-            if self._admitted >= self.capacity:
-                full = True
-            else:
-                full = False
-                self._admitted += 1
-        if full:
-            return self._refuse(start_response)
-        if not self.slots.acquire(timeout=self.wait_timeout):
-            with self._lock:
-                self._admitted -= 1
-            return self._refuse(start_response)
-        try:
-            result = self.app(environ, start_response)
-        except BaseException:
-            self._leave()
-            raise
-        wrapper = environ.get("wsgi.file_wrapper")
-        if isinstance(wrapper, type) and isinstance(result, wrapper):
-            # waitress sends a file_wrapper from its event loop, not from this thread,
-            # and only recognises it unwrapped: the slot is free once the app returns.
-            self._leave()
-            return result
-        return _ReleasingIterable(result, self._leave)
+    def _refuse_loop(self):
+        while True:
+            with self.lock:
+                while not self.refusals and not self.stopping:
+                    self.refusal_cv.wait()
+                if self.stopping:
+                    return
+                channel = self.refusals.popleft()
+            try:
+                channel.service()  # error tasks only: each writes its 503 and closes
+            except BaseException:
+                self.logger.exception("Exception when refusing %r", channel)
 
-    def _leave(self):
-        self.slots.release()
-        with self._lock:
-            self._admitted -= 1
-
-
-class _ReleasingIterable:
-    """Holds the slot until the response body is fully sent (streamed downloads too)."""
-
-    def __init__(self, iterable, release):
-        self.iterable = iterable
-        self.release = release
-        self._released = False
-        if hasattr(iterable, "__len__"):
-            self.__len__ = iterable.__len__
-
-    def __iter__(self):
-        return iter(self.iterable)
-
-    def close(self):
-        try:
-            if hasattr(self.iterable, "close"):
-                self.iterable.close()
-        finally:
-            if not self._released:
-                self._released = True
-                self.release()
+    def shutdown(self, cancel_pending=True, timeout=5):
+        with self.lock:
+            self.stopping = True
+            self.refusal_cv.notify_all()
+        return super().shutdown(cancel_pending, timeout)

@@ -10,7 +10,7 @@ from waitress.task import ErrorTask
 from .app import create_app
 from .context import services
 from .drain import Drainer
-from .limits import ConcurrencyLimiter
+from .limits import BoundedDispatcher
 from .waitress_bodies import BodyChannel, BodyParser, BodyTask
 
 log = logging.getLogger("livepatch.serve")
@@ -33,6 +33,8 @@ class _JsonErrorTask(ErrorTask):
         body = json.dumps({"error": message, "code": code}).encode()
         self.status = f"{error.code} {error.reason}"
         self.response_headers.append(("Content-Type", "application/json"))
+        if getattr(error, "retry_after", None):  # limits.Overloaded
+            self.response_headers.append(("Retry-After", str(error.retry_after)))
         self.set_close_on_finish()
         self.content_length = len(body)
         self.write(body)
@@ -45,23 +47,14 @@ def _channel_class(app):
                                             "error_task_class": _JsonErrorTask})
 
 
-def build_wsgi(config, app=None):
-    app = app or create_app(config)
-    metrics = services(app).metrics
-    wsgi = ConcurrencyLimiter(app.wsgi_app, config.concurrency_limit, config.burst_limit,
-                              on_overload=metrics.overload.inc)
-    app.wsgi_app = wsgi
-    return app
-
-
 def waitress_options(config):
     capacity = config.concurrency_limit + config.burst_limit
     return {
         "host": config.bind_address,
         "port": config.port,
-        # Enough threads that requests past the limits reach the limiter and are
-        # refused at once rather than queueing inside waitress.
-        "threads": min(capacity + 4, 1024),
+        # One thread per request the app may run at once; those waiting hold none
+        # (limits.BoundedDispatcher queues them, up to burst_limit, and refuses the rest).
+        "threads": config.concurrency_limit,
         "connection_limit": max(100, capacity + 100),
         "channel_timeout": 120,
         # Bodies are bounded per route as soon as the head is in (waitress_bodies):
@@ -81,14 +74,17 @@ def waitress_options(config):
 
 def make_server(app, config):
     """A waitress server for the app, not yet running (call .run())."""
-    server = waitress.server.create_server(app, **waitress_options(config))
+    options = waitress_options(config)
+    dispatcher = BoundedDispatcher(config.burst_limit, on_overload=services(app).metrics.overload.inc)
+    dispatcher.set_thread_count(options["threads"])  # waitress does it only for its own dispatcher
+    server = waitress.server.create_server(app, _dispatcher=dispatcher, **options)
     server.channel_class = _channel_class(app)
     return server
 
 
 def serve(config):
     """Serves until SIGTERM or SIGINT, then drains (drain.py) and returns."""
-    app = build_wsgi(config)
+    app = create_app(config)
     from .jobs import start_jobs
 
     jobs = start_jobs(app)

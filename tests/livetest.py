@@ -139,7 +139,6 @@ def start_server(database_url, admin_users_entry, folder, prepare=None, **overri
     """The real app under real waitress on a free port (stop it with .stop())."""
     from livepatch_app.app import create_app
     from livepatch_app.config import load_config
-    from livepatch_app.serve import build_wsgi
 
     port = free_port()
     values = {
@@ -160,7 +159,7 @@ def start_server(database_url, admin_users_entry, folder, prepare=None, **overri
     app = create_app(config)
     if prepare:  # e.g. a test-only route, added before the first request
         prepare(app)
-    return LiveServer(config, build_wsgi(config, app))
+    return LiveServer(config, app)
 
 
 @contextlib.contextmanager

@@ -108,7 +108,7 @@ def _open(patch, start, end):
 def _app_iter(body, start, end, size, metrics):
     """An open file up to its end goes to the server's wsgi.file_wrapper: waitress then
     sends it from its event loop, a socket buffer at a time, with no Python per chunk
-    and no worker thread held (limits.py lets the slot go). Anything else streams."""
+    and no worker thread held once the view returns. Anything else streams."""
     if not hasattr(body, "read"):
         return _Counted(body, metrics)
     wrapper = request.environ.get("wsgi.file_wrapper")

@@ -212,12 +212,12 @@ def test_cache_is_not_used_for_the_filesystem_store(make_server, tmp_path):
 
 
 @pytest.mark.parametrize("store", ["postgres", "filesystem"])
-def test_a_download_from_a_file_holds_no_concurrency_slot(make_server, tmp_path, store):
+def test_a_download_from_a_file_holds_no_request_thread(make_server, tmp_path, store):
     """A file (the patch cache, the filesystem store) goes to waitress's file_wrapper,
-    which waitress sends from its event loop: a slow reader holds neither a worker
-    thread nor one of the concurrency_limit slots. Here the only slot (and one place to
-    wait, for the tail of the request before): a second request while the first download
-    is still being sent gets its answer, not 503 overloaded after waiting in vain."""
+    which waitress sends from its event loop: a slow reader holds none of the
+    concurrency_limit request threads. Here the only one (and one place to wait, for
+    the tail of the request before): a second request while the first download is
+    still being sent gets its answer, not 503 overloaded."""
     big = os.urandom(24 * 1024 * 1024)  # more than the socket buffers hold
     server = make_server(concurrency_limit=1, burst_limit=1, patchstore=store, filestore_path=str(tmp_path / "fs"),
                          max_upload_size=32)

@@ -2,6 +2,7 @@
 
 import re
 import threading
+import time
 
 import requests
 
@@ -146,9 +147,8 @@ def test_overload_answers_503_with_retry_after(make_server):
     release.set()
     holder.join()
     assert results[0].status_code == 200
-    # The slot is freed when waitress closes the response, just after the client has it.
-    wait_for(lambda: server.app.wsgi_app._admitted == 0, what="the held slot being released")
-    assert requests.get(server.url + "/", timeout=5).status_code == 200
+    # The thread is free once waitress has sent the response, just after the client has it.
+    wait_for(lambda: requests.get(server.url + "/", timeout=5).status_code == 200, what="the thread to be free")
     assert "livepatch_server_httpgovernor_request_overload 1" in requests.get(server.url + "/metrics").text
 
 
@@ -173,3 +173,41 @@ def test_waitress_level_errors_are_json(make_server):
     import json as _json
 
     assert _json.loads(body)["code"] == "upload-too-large"
+
+
+def test_burst_waits_without_threads_and_the_rest_is_refused_at_once(make_server):
+    """concurrency_limit threads run requests; burst_limit more wait in waitress's queue
+    holding no thread; the next is refused 503 at once (limits.BoundedDispatcher)."""
+    release = threading.Event()
+    entered = threading.Event()
+
+    def add_slow_route(app):
+        @app.route("/test-slow")
+        def slow():
+            entered.set()
+            release.wait(10)
+            return "done"
+
+    server = make_server(concurrency_limit=1, burst_limit=2, prepare=add_slow_route)
+    dispatcher = server.server.task_dispatcher
+    assert len(dispatcher.threads) == 1  # the thread count follows concurrency_limit, not the burst
+    results = {}
+
+    def get(name, path):
+        results[name] = requests.get(server.url + path, timeout=20)
+
+    holder = threading.Thread(target=get, args=("slow", "/test-slow"))
+    holder.start()
+    assert entered.wait(10)
+    waiting = [threading.Thread(target=get, args=(f"wait{n}", "/")) for n in range(2)]
+    for thread in waiting:
+        thread.start()
+    wait_for(lambda: len(dispatcher.queue) == 2, what="two requests queued")
+    started = time.monotonic()
+    refused = requests.get(server.url + "/", timeout=5)
+    assert refused.status_code == 503 and refused.json()["code"] == "overloaded", refused.text
+    assert refused.headers["Retry-After"] == "1" and time.monotonic() - started < 2
+    release.set()
+    for thread in [holder, *waiting]:
+        thread.join(20)
+    assert {name: r.status_code for name, r in results.items()} == {"slow": 200, "wait0": 200, "wait1": 200}

@@ -174,7 +174,7 @@ def test_a_client_that_hangs_up_mid_upload_leaves_nothing(server, caplog):
     with Raw(server) as conn:
         conn.head("PUT", f"/v1/admin/patches/{NAME}", {"Authorization": BASIC, "Content-Length": str(10 * MIB)})
         conn.send(b"a" * (3 * MIB))
-    wait_for(lambda: server.app.wsgi_app._admitted == 0, what="the upload's slot being released")
+    wait_for(lambda: server.server.task_dispatcher.active_count == 0, what="the upload's thread being free")
     assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
     assert server.sql("SELECT count(*) FROM blobs")[0][0] == 0
     assert server.admin("GET", "/v1/admin/patches").json()["total"] == 0
