@@ -41,12 +41,12 @@ $(CHARM_DEPS): wheelhouse.txt $(STAMP)
 ## make bench: the server's downloads and check-ins under wrk, against references started
 ## in the same run (nginx, bare Flask views under waitress); installs wrk and nginx when missing
 bench: $(STAMP)
-	bash scripts/ensure-bench-deps.sh
+	bash scripts/apt-ensure.sh wrk=wrk nginx=nginx-light
 	$(PY) bench/bench.py
 
 # System packages the tests need (haproxy for the end-to-end tests).
 system-deps:
-	bash scripts/ensure-system-deps.sh
+	bash scripts/apt-ensure.sh haproxy=haproxy unshare=util-linux
 
 clean:
 	rm -rf build .livepatch

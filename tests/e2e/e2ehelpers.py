@@ -64,7 +64,7 @@ def skip_reason():
     if not os.path.exists(os.path.join(CHARM, "metadata.yaml")):
         return "build/livepatch is missing: run `make build` (make test does)"
     if not shutil.which("haproxy", path="/usr/sbin:/usr/local/sbin:/usr/bin"):
-        return "haproxy is not installed (scripts/ensure-system-deps.sh)"
+        return "haproxy is not installed (make system-deps)"
     return None
 
 

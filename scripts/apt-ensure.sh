@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the test suite needs, only when missing.
-# The packages' own services are not started: the tests run haproxy themselves,
-# and a daemon left running by the install would outlive the test run.
+# Installs Debian packages only when a command they provide is missing:
+#   bash scripts/apt-ensure.sh COMMAND=PACKAGE ...
+# The packages' own services are not started (the tests and the bench run haproxy
+# and nginx themselves; a daemon left running by the install would outlive them).
 set -euo pipefail
 need=()
-command -v haproxy >/dev/null 2>&1 || need+=(haproxy)
-command -v unshare >/dev/null 2>&1 || need+=(util-linux)
+for pair in "$@"; do
+  command -v "${pair%%=*}" >/dev/null 2>&1 || need+=("${pair#*=}")
+done
 [ ${#need[@]} -gt 0 ] || exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "missing system packages: ${need[*]} (run as root or install them)" >&2
