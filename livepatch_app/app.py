@@ -9,6 +9,7 @@ from flask import Flask, g, request
 from . import context, text_guard
 from .auth_throttle import AuthThrottle
 from .body_limits import BodyRules
+from .download_index import DownloadIndex
 from .client_address import ClientAddress
 from .db import Database, DatabaseUnavailable
 from .errors import error_response, register_error_handlers
@@ -45,7 +46,8 @@ def create_app(config, db=None, store=None):
         store = make_store(config, db)
     services = app.extensions[context.KEY] = context.Services(
         config=config, db=db, store=store, metrics=Metrics(), schema_gate=SchemaGate(db),
-        auth_throttle=AuthThrottle(free_failures=config.auth_throttle_free_failures))
+        auth_throttle=AuthThrottle(free_failures=config.auth_throttle_free_failures),
+        download_index=DownloadIndex(db.dsn))
     register_error_handlers(app)
     for name in BLUEPRINTS:
         app.register_blueprint(importlib.import_module(f"livepatch_app.api.{name}").bp)

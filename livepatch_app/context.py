@@ -13,6 +13,7 @@ from flask import current_app
 if TYPE_CHECKING:  # types only: these modules import context themselves
     from .auth_throttle import AuthThrottle
     from .body_limits import BodyRules
+    from .download_index import DownloadIndex
     from .config import Config
     from .db import Database
     from .metrics import Metrics
@@ -29,6 +30,7 @@ class Services:
     metrics: Metrics
     schema_gate: SchemaGate
     auth_throttle: AuthThrottle
+    download_index: DownloadIndex | None = None  # cached download lookups (LISTEN/NOTIFY)
     body_rules: BodyRules | None = None  # set once the blueprints are registered
     jobs: dict = field(default_factory=dict)  # name -> started job (jobs.start_jobs)
     patch_cache: Any = None  # patch_cache.for_app makes it on first use

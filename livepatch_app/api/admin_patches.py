@@ -17,6 +17,15 @@ MIB = 1024 * 1024
 MAX_REASON = 500
 
 
+@bp.after_request
+def _forget_download_lookups(response):
+    """This process's next download sees the change at once (other processes and units
+    empty their cache when PostgreSQL's notification arrives: download_index.py)."""
+    if request.method not in ("GET", "HEAD"):
+        context.services().download_index.forget()
+    return response
+
+
 @bp.get("/v1/admin/patches")
 @admin_required
 def list_patches():

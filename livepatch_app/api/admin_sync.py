@@ -4,7 +4,7 @@ sync trigger and run reports (downstream side), and the air-gapped storage refre
 import re
 from datetime import datetime, timezone
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, request
 
 from .. import context, import_folder
 from ..auth import admin_required
@@ -35,6 +35,15 @@ def _token_json(row):
         "revoked": row["revoked_at"] is not None,
         "revoked-at": format_time(row["revoked_at"]),
     }
+
+
+@bp.after_request
+def _forget_download_lookups(response):
+    """A sync run or a storage refresh may have changed patches and blocks: this
+    process's next download sees them at once (see admin_patches)."""
+    if request.method == "POST":
+        context.services().download_index.forget()
+    return response
 
 
 @bp.post("/v1/admin/sync-tokens")

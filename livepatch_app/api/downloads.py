@@ -131,6 +131,11 @@ def _redirect_target(filename):
     return target
 
 
+def _read_patch(filename):
+    with context.db().autocommit() as cur:  # one read: no BEGIN and COMMIT round trips
+        return patches.find_for_download(cur, filename)
+
+
 @bp.get("/v1/patches/<filename>")
 @bp.get("/patches/<filename>")
 def download(filename):
@@ -144,8 +149,7 @@ def download(filename):
 
 def _download(filename, metrics):
     parse_name(filename)  # not a patch name: 400, and no store lookup at all
-    with context.db().autocommit() as cur:  # one read: no BEGIN and COMMIT round trips
-        patch = patches.find_for_download(cur, filename)
+    patch = context.services().download_index.lookup(filename, lambda: _read_patch(filename))
     if patch is None:
         raise NotFound(f"no patch file named {filename}", "patch-not-found")
     if patch["blocked"]:
