@@ -98,4 +98,5 @@ def serve(config):
     drainer.install_signal_handlers()
     log.info("serving on %s:%s", config.bind_address, config.port)
     drainer.run()
+    services(app).download_index.stop()
     services(app).db.close()

@@ -112,6 +112,7 @@ class LiveServer:
         self.server.close()
         # Waitress's worker threads outlive close(); end them, or a long run runs out of threads.
         self.server.task_dispatcher.shutdown()
+        services(self.app).download_index.stop()  # its listener holds a connection of its own
         services(self.app).db.close()
 
     def sql(self, statement, params=()):
