@@ -110,7 +110,7 @@ def trigger_sync():
     body = json_body(optional=True)
     known_fields(body, "wait")
     wait = field(body, "wait", kind=bool, default=False)
-    svc = runner.services(current_app)
+    svc = context.services(current_app)
     try:
         if wait:
             return jsonify(run_json(runner.run_now(svc, "manual", wait_seconds=TRIGGER_WAIT_SECONDS)))

@@ -11,7 +11,6 @@ import threading
 import requests
 import urllib3
 
-from ..context import services  # noqa: F401  (callers use runner.services(app))
 from ..data import deployments, sync_catalog, sync_runs
 from ..db import DatabaseUnavailable
 from ..errors import APIError

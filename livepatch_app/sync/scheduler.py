@@ -16,7 +16,7 @@ def job(app):
     config = services(app).config
     if not config.patch_sync_enabled or not config.leader:
         return None
-    svc = runner.services(app)
+    svc = services(app)
 
     def scheduled_run():
         try:
