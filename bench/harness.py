@@ -1,0 +1,136 @@
+"""What every bench section shares: wrk (the native load generator), the `Bench`
+run context (one embedded PostgreSQL, our servers as real `serve` processes, the
+run's settings) and `Row`, one line of the printed table."""
+
+import dataclasses
+import os
+import re
+import secrets
+import subprocess
+import sys
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.join(HERE, "..", "tests"), os.path.join(HERE, "..")]
+from livetest import create_database, free_port, process_memory, wait_until_up, with_dbname  # noqa: E402
+
+from livepatch_app.auth_users import hash_password  # noqa: E402
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
+
+
+@dataclasses.dataclass
+class Row:
+    """One line of the table: `ratio` is ours / reference, oriented so that higher is
+    better (throughput ours/ref, time ref/ours); `target` is the least it must reach and
+    `p99_target_ms` the most its p99 latency may be."""
+    work: str
+    reference: str
+    reference_figure: str
+    ours_figure: str
+    ratio: float
+    target: float | None = None
+    p99_ms: float | None = None
+    p99_target_ms: float | None = None
+    rss_mb: int | None = None
+    errors: int = 0
+
+
+def wrk(url, seconds, connections, script=None, env=None):
+    """-> {"rps", "p99_ms", "errors"} of one wrk run (2 threads, as many as cores)."""
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
+    if script:
+        command += ["-s", script]
+    out = subprocess.run(command + [url], capture_output=True, text=True, check=True,
+                         env=dict(os.environ, **(env or {}))).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])
+    p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M)
+    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if socket_errors:
+        errors += sum(int(n) for n in socket_errors.groups())
+    return {"rps": rps, "p99_ms": float(p99[1]) * _UNITS[p99[2]], "errors": errors}
+
+
+class Server:
+    """One of our servers: the production entry point (`python -m livepatch_app
+    serve`) as a process of its own, with its admin credentials."""
+
+    def __init__(self, process, url, password):
+        self.process, self.url, self.password = process, url, password
+        self.admin = ("admin", password)
+
+    def rss_mb(self):
+        return process_memory(self.process.pid, "VmRSS")
+
+    def peak_rss_mb(self):
+        return process_memory(self.process.pid, "VmHWM")
+
+
+class Bench:
+    """The run: the state folder, the admin DSN of the embedded PostgreSQL, wrk's
+    duration and connections, the server options of this run (`--set`) and the
+    waitress thread count they give (the references use the same)."""
+
+    def __init__(self, state, admin_dsn, seconds, connections, settings, threads):
+        self.state, self.admin_dsn = state, admin_dsn
+        self.seconds, self.connections = seconds, connections
+        self.settings, self.threads = settings, threads
+        self._processes = []
+        self.servers = []
+
+    def wrk(self, url, script=None, env=None, seconds=None):
+        return wrk(url, seconds or self.seconds, self.connections, script, env)
+
+    def new_database(self, prefix="lp_bench_"):
+        """A new, migrated database; -> its DSN."""
+        name = prefix + uuid.uuid4().hex[:8]
+        create_database(self.admin_dsn, name)
+        dsn = with_dbname(self.admin_dsn, name)
+        subprocess.run([sys.executable, "-m", "livepatch_app", "schema", "upgrade"], check=True,
+                       env=dict(os.environ, LIVEPATCH_DATABASE_URL=dsn), stdout=subprocess.DEVNULL)
+        return dsn
+
+    def start_server(self, dsn, **settings):
+        """Our server on `dsn` with this run's settings (plus `settings`), patch cache
+        on as by default; -> Server, once it answers."""
+        port = free_port()
+        password = secrets.token_urlsafe(12)
+        folder = os.path.join(self.state, f"server-{port}")
+        values = dict(self.settings, **settings)
+        env = {key: value for key, value in os.environ.items() if not key.startswith("LIVEPATCH_")}
+        env.update({"LIVEPATCH_" + key.upper(): str(value) for key, value in values.items()})
+        env.update({"LIVEPATCH_DATABASE_URL": dsn, "LIVEPATCH_PORT": str(port), "LIVEPATCH_LOG_LEVEL": "error",
+                    "LIVEPATCH_AUTH_BASIC_USERS": f"admin:{hash_password(password, rounds=4)}",
+                    "LIVEPATCH_PATCH_CACHE_PATH": os.path.join(folder, "cache"),
+                    "LIVEPATCH_FILESTORE_PATH": os.path.join(folder, "store"),
+                    "LIVEPATCH_URL_TEMPLATE": f"http://127.0.0.1:{port}/v1/patches/{{filename}}"})
+        process = self.start(subprocess.Popen([sys.executable, "-m", "livepatch_app", "serve"], env=env,
+                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        url = f"http://127.0.0.1:{port}"
+        wait_until_up(url)
+        server = Server(process, url, password)
+        self.servers.append(server)
+        return server
+
+    def start(self, process):
+        """Keeps `process` to be stopped when the run ends; -> process."""
+        self._processes.append(process)
+        return process
+
+    def stop(self, process):
+        for server in self.servers:
+            if server.process is process and process.poll() is None:
+                server.peak = server.peak_rss_mb()  # its high-water mark, kept for the table
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process in self._processes:
+            self._processes.remove(process)
+
+    def close(self):
+        for process in list(self._processes):
+            self.stop(process)
