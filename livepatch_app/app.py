@@ -84,7 +84,8 @@ def _after(response):
     elapsed = time.monotonic() - g.get("started", time.monotonic())
     rule = request.url_rule.rule if request.url_rule else None
     context.metrics().observe_request(elapsed, rule, request.method, response.status_code)
-    log_fields(log, logging.INFO, "request", method=request.method, path=loggable_path(),
-               status=response.status_code, duration_ms=round(elapsed * 1000, 1),
-               remote=request.remote_addr)
+    if log.isEnabledFor(logging.INFO):  # the line's fields cost more than the check
+        log_fields(log, logging.INFO, "request", method=request.method, path=loggable_path(),
+                   status=response.status_code, duration_ms=round(elapsed * 1000, 1),
+                   remote=request.remote_addr)
     return response

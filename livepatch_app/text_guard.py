@@ -44,7 +44,7 @@ def check_environ(environ):
     """Raises InvalidText for bad text in the path, the query string or a value header."""
     _check_bytes(_wsgi_bytes(environ.get("PATH_INFO", ""), "the URL path"), "the URL path")
     query = _wsgi_bytes(environ.get("QUERY_STRING", ""), "the query string")
-    for part in query.split(b"&"):
+    for part in query.split(b"&") if query else ():
         raw_name, _, raw_value = part.partition(b"=")
         name = _check_bytes(unquote_to_bytes(raw_name.replace(b"+", b" ")), "a query parameter name")
         _check_bytes(unquote_to_bytes(raw_value.replace(b"+", b" ")), f"query parameter {name[:64]!r}")

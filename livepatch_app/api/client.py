@@ -21,7 +21,7 @@ from .. import context
 from ..auth import bearer_token, security_log
 from ..auth_throttle import attempt
 from ..data import auth_tokens, check_ins, kernel_support, machines
-from ..errors import BadRequest, Forbidden, Unauthorized
+from ..errors import APIError, BadRequest, Forbidden, Unauthorized
 from ..log_paths import loggable_path
 from ..logs import log_fields
 from ..patchname import ARCHITECTURES, InvalidName, parse_kernel, version_key
@@ -172,29 +172,46 @@ def _patch_url(filename):
     return request.host_url + "v1/patches/" + filename
 
 
-def _offers(offer):
-    """The offered patch row as the answer's list (empty: nothing to apply)."""
-    if offer is None:
+def _offers(row):
+    """The check-in row's offered patch as the answer's list (empty: nothing to apply)."""
+    if row["filename"] is None:
         return []
-    return [{"version": offer["version"], "filename": offer["filename"], "url": _patch_url(offer["filename"]),
-             "sha256": offer["sha256"].strip(), "size": offer["size"], "kernel": offer["kernel"]}]
+    return [{"version": row["version"], "filename": row["filename"], "url": _patch_url(row["filename"]),
+             "sha256": row["sha256"].strip(), "size": row["size"], "kernel": row["kernel"]}]
+
+
+def _refuse(cur, machine_id, legacy, checking):
+    """Raises the error that names why this check-in's credentials fail (_machine)."""
+    _machine(cur, machine_id, legacy, checking)
+    raise Unauthorized("the machine token is not valid: enable the machine again", "invalid-token")
 
 
 def _check_in(machine_id, legacy):
-    """Two round trips: the token lookup, then one statement that stores the report and
-    finds the offer (data/check_ins.py), committed before the answer is sent."""
+    """One round trip when all is well: data/check_ins.py's statement checks the machine
+    token, stores the report and finds the offer, committed before the answer is sent.
+    Anything else goes the long way round, where credentials are judged before the
+    body: a bad body with a bad token is a 401 or 403, not a 400."""
     _check_machine_id(machine_id)
+    token = bearer_token()
     with attempt("client") as checking, context.db().autocommit() as cur:
-        machine = _machine(cur, machine_id, legacy, checking)
-        report = _parse_report(json_body())
+        if token is None:
+            _refuse(cur, machine_id, legacy, checking)
+        try:
+            report = _parse_report(json_body())
+        except APIError:
+            _machine(cur, machine_id, legacy, checking)
+            raise
         try:  # a kernel that is not a version signature (a custom build) is offered nothing
             kernel = parse_kernel(report["kernel"])
             offer_kernel, offer_flavour = kernel.kernel, kernel.flavour
         except InvalidName:
             offer_kernel = offer_flavour = None
-        offers = _offers(check_ins.record(cur, machine_id, machine["tier_id"], report, offer_kernel, offer_flavour))
-    context.metrics().check_ins.inc(patch_state=report["patch_state"] or "not-reported", tier=machine["tier"])
-    return jsonify({"patches": offers})
+        row = check_ins.record(cur, machine_id, token_hash(token), report, offer_kernel, offer_flavour)
+        if row is None:
+            _refuse(cur, machine_id, legacy, checking)
+        checking.succeeded()
+    context.metrics().check_ins.inc(patch_state=report["patch_state"] or "not-reported", tier=row["tier"])
+    return jsonify({"patches": _offers(row)})
 
 
 @bp.post("/v1/client/<machine_id>/updates")

@@ -93,16 +93,21 @@ def list_filtered(cur, limit=100, offset=0, **filters):
     return cur.fetchall(), total
 
 
-# The newest (highest version_major, version_minor) unblocked patch for a kernel
-# ('5.15.0-107.117'), flavour and architecture visible in a tier: patches_match_idx
-# finds the few candidates, the patch_tiers and blocklist primary keys check each.
-# Named parameters; also the offer of data/check_ins.py's statement.
-NEWEST_OFFER = f"""SELECT {_PLAIN} FROM patches p
+def newest_offer_sql(tier, columns=_PLAIN):
+    """The newest (highest version_major, version_minor) unblocked patch for a kernel
+    ('5.15.0-107.117'), flavour and architecture (named parameters offer_kernel,
+    offer_flavour, architecture) visible in `tier`, an SQL expression: a parameter
+    here, the machine's own tier in data/check_ins.py's statement. patches_match_idx
+    finds the few candidates, the patch_tiers and blocklist primary keys check each."""
+    return f"""SELECT {columns} FROM patches p
     WHERE p.kernel = %(offer_kernel)s AND p.flavour = %(offer_flavour)s AND p.architecture = %(architecture)s
-      AND EXISTS (SELECT 1 FROM patch_tiers pt WHERE pt.patch_id = p.id AND pt.tier_id = %(tier_id)s)
+      AND EXISTS (SELECT 1 FROM patch_tiers pt WHERE pt.patch_id = p.id AND pt.tier_id = {tier})
       AND NOT EXISTS (SELECT 1 FROM blocklist b WHERE b.filename = p.filename)
     ORDER BY p.version_major DESC, p.version_minor DESC, p.id DESC
     LIMIT 1"""
+
+
+NEWEST_OFFER = newest_offer_sql("%(tier_id)s")
 
 
 def newest_offer(cur, tier_id, kernel, flavour, architecture):

@@ -308,6 +308,29 @@ def test_check_in_auth(server):
         assert r.status_code == 401 and r.json()["code"] == "missing-credentials", r.text
 
 
+def test_check_in_judges_credentials_before_the_body(server):
+    """The check-in reads the body before it looks at the token (one statement does
+    both when all is well), yet a bad body never reveals more than the credentials
+    allow: a bad token with a bad body is still 401/403, and the body's fault is told
+    only to the machine's own token."""
+    mine = machine_token(server, MACHINE)
+    machine_token(server, OTHER)
+    bad_bodies = ({"kernel": None}, {"kernel": KERNEL, "architecture": "sparc"}, "not json")
+    for body in bad_bodies:
+        data = body if isinstance(body, str) else None
+        as_json = None if data else {k: v for k, v in body.items() if v is not None}
+        for path, token, status, code in ((f"/v1/client/{MACHINE}/updates", None, 401, "missing-credentials"),
+                                          (f"/v1/client/{MACHINE}/updates", "bogus", 401, "invalid-token"),
+                                          (f"/v1/client/{OTHER}/updates", mine, 403, "machine-mismatch"),
+                                          (f"/api/machine/{MACHINE}", "bogus", 403, "invalid-machine-token")):
+            method = "PUT" if path.startswith("/api/") else "POST"
+            r = server.request(method, path, json=as_json, data=data, headers=bearer(token) if token else {})
+            assert (r.status_code, r.json()["code"]) == (status, code), (body, path, r.text)
+        r = server.request("POST", f"/v1/client/{MACHINE}/updates", json=as_json, data=data, headers=bearer(mine))
+        assert r.status_code == 400, r.text
+    assert server.sql("SELECT count(*) FROM machine_reports")[0][0] == 0
+
+
 def test_url_template_and_host_fallback(make_server):
     templated = make_server(url_template="https://cdn.example/lp/{filename}?from=onprem")
     add_patch(templated, P1)
