@@ -14,6 +14,7 @@ behind one NAT never block the admin, and get more free failures (their tokens
 are unguessable; the limit only spares the database).
 """
 
+import functools
 import ipaddress
 import logging
 import math
@@ -48,6 +49,7 @@ class Throttled(Exception):
         self.limit = limit  # "source" or "user"
 
 
+@functools.lru_cache(maxsize=4096)  # every client request asks; addresses are short
 def source_key(address):
     """The counter key of an address: itself, or its /64 for IPv6."""
     try:

@@ -158,6 +158,21 @@ class Database:
                 if not conn.closed:
                     conn.autocommit = False
 
+    def warm(self, count=None):
+        """Opens connections up to `count` (default: the pool's size) ahead of the
+        first requests, so that none of them waits for a connect; -> how many are
+        idle now. A database that cannot be reached is left for requests to report."""
+        wanted = min(count or self.max_connections, self.max_connections)
+        opened = []
+        try:
+            while len(self._idle) + len(opened) < wanted:
+                opened.append(self._connect())
+        except DatabaseUnavailable:
+            pass
+        with self._lock:
+            self._idle.extend(opened)
+            return len(self._idle)
+
     def ping(self):
         with self.transaction() as cur:
             cur.execute("SELECT 1 AS ok")

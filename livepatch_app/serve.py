@@ -96,6 +96,7 @@ def serve(config):
 
     drainer = Drainer(server, config.shutdown_drain_timeout, on_stop=stop_jobs)
     drainer.install_signal_handlers()
+    services(app).db.warm()  # the first requests find their connections open
     log.info("serving on %s:%s", config.bind_address, config.port)
     drainer.run()
     services(app).download_index.stop()
