@@ -150,11 +150,11 @@ def _sync(svc, client, make_client, outcome):
     with svc.db.transaction() as cur:
         sync_catalog.mirror_upstream_blocklist(cur, snapshot["blocklist"])
         blocked = {row["filename"] for row in sync_catalog.blocklist(cur)}
-        held = sync_catalog.held_patches(cur, [p["filename"] for p in snapshot["patches"]])
+        lacking = sync_catalog.not_held(cur, snapshot["patches"])  # {filename: our other sha256 or None}
     missing, seen = [], set()
     for patch in snapshot["patches"]:
         filename = patch["filename"]
-        if filename in seen:
+        if filename not in lacking or filename in seen:  # held with the same bytes, or a repeat
             continue
         seen.add(filename)
         try:
@@ -164,10 +164,9 @@ def _sync(svc, client, make_client, outcome):
             continue
         if not _wanted(config, name) or filename in blocked:
             continue
-        if filename in held:
-            if held[filename] != patch["sha256"]:
-                outcome.problem(f"{filename}: ours differs from the upstream's (sha256 {held[filename]} here, "
-                                f"{patch['sha256']} upstream): kept ours")
+        if lacking[filename] is not None:
+            outcome.problem(f"{filename}: ours differs from the upstream's (sha256 {lacking[filename]} here, "
+                            f"{patch['sha256']} upstream): kept ours")
             continue
         missing.append(patch)
     fetch_all(svc, make_client, missing, outcome)
