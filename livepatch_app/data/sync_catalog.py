@@ -6,29 +6,28 @@ written only by ingest (livepatch_app/ingest.py)."""
 
 def snapshot_json(cur, tier_name, tier_id, flavours=None, architectures=None, minimum_kernel=None):
     """The snapshot document as JSON text: {"tier", "patches": the unblocked patches visible
-    in the tier, each with every tier it is in, "blocklist"}. PostgreSQL writes it: a row
-    per patch built in Python cost more than the rest of a no-change sync together.
+    in the tier, each with every tier it is in, "blocklist"}. PostgreSQL writes it (json_agg
+    of rows: keys in column order): a row per patch built in Python cost more than the
+    rest of a no-change sync together.
     `minimum_kernel` is a list of ints ([5, 4, 0]); None means no filter."""
     cur.execute(
         """SELECT json_build_object(
              'tier', %(tier_name)s::text,
              'patches', COALESCE((
-               SELECT json_agg(json_build_object(
-                        'filename', p.filename, 'kernel', p.kernel, 'flavour', p.flavour, 'version', p.version,
-                        'architecture', p.architecture, 'sha256', p.sha256::text, 'size', p.size,
-                        'tiers', ARRAY(SELECT t.name FROM patch_tiers x JOIN tiers t ON t.id = x.tier_id
-                                       WHERE x.patch_id = p.id ORDER BY t.position))
-                      ORDER BY p.filename)
-               FROM patch_tiers pt JOIN patches p ON p.id = pt.patch_id
-               WHERE pt.tier_id = %(tier_id)s
-                 AND NOT EXISTS (SELECT 1 FROM blocklist b WHERE b.filename = p.filename)
-                 AND (%(flavours)s::text[] IS NULL OR p.flavour = ANY(%(flavours)s::text[]))
-                 AND (%(arches)s::text[] IS NULL OR p.architecture = ANY(%(arches)s::text[]))
-                 AND (%(minimum)s::int[] IS NULL
-                      OR string_to_array(p.kernel_base, '.')::int[] >= %(minimum)s::int[])), '[]'::json),
+               SELECT json_agg(s ORDER BY s.filename) FROM (
+                 SELECT p.filename, p.kernel, p.flavour, p.version, p.architecture, p.sha256::text AS sha256,
+                        p.size, ARRAY(SELECT t.name FROM patch_tiers x JOIN tiers t ON t.id = x.tier_id
+                                      WHERE x.patch_id = p.id ORDER BY t.position) AS tiers
+                 FROM patch_tiers pt JOIN patches p ON p.id = pt.patch_id
+                 WHERE pt.tier_id = %(tier_id)s
+                   AND NOT EXISTS (SELECT 1 FROM blocklist b WHERE b.filename = p.filename)
+                   AND (%(flavours)s::text[] IS NULL OR p.flavour = ANY(%(flavours)s::text[]))
+                   AND (%(arches)s::text[] IS NULL OR p.architecture = ANY(%(arches)s::text[]))
+                   AND (%(minimum)s::int[] IS NULL
+                        OR string_to_array(p.kernel_base, '.')::int[] >= %(minimum)s::int[])) s), '[]'),
              'blocklist', COALESCE((
-               SELECT json_agg(json_build_object('filename', b.filename, 'reason', b.reason) ORDER BY b.filename)
-               FROM blocklist b), '[]'::json))::text AS body""",
+               SELECT json_agg(b ORDER BY b.filename) FROM (SELECT filename, reason FROM blocklist) b), '[]')
+           )::text AS body""",
         {"tier_name": tier_name, "tier_id": tier_id, "flavours": flavours, "arches": architectures,
          "minimum": minimum_kernel})
     return cur.fetchone()["body"]
