@@ -38,10 +38,11 @@ $(CHARM_DEPS): wheelhouse.txt $(STAMP)
 	$(PIP) install -q -r wheelhouse.txt
 	touch $@
 
-## make bench: the server's downloads and check-ins under wrk, against references started
-## in the same run (nginx, bare Flask views under waitress); installs wrk and nginx when missing
+## make bench: the server's downloads and check-ins under wrk, and patch sync, against references
+## started in the same run (nginx, bare Flask views under waitress, curl); installs wrk, nginx
+## and curl when missing
 bench: $(STAMP)
-	bash scripts/apt-ensure.sh wrk=wrk nginx=nginx-light
+	bash scripts/apt-ensure.sh wrk=wrk nginx=nginx-light curl=curl
 	$(PY) bench/bench.py
 
 # System packages the tests need (haproxy for the end-to-end tests).

@@ -7,6 +7,8 @@ Row); all run on one embedded PostgreSQL (durable, as in production) and start o
 server as the production entry point (`python -m livepatch_app serve`).
 
   serving   downloads and check-ins against nginx and bare Flask views (serving.py)
+  syncing   a full sync against one curl fetching the same files, and a no-change
+            re-sync of 10,000 upstream patches against a 1 s budget (syncing.py)
 
 Ratios are what count: on two cores the load generator shares the CPU with the server.
 
@@ -25,10 +27,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.join(HERE, "..")]
 import harness  # noqa: E402  (also puts tests/ on the path, for livetest)
 import serving  # noqa: E402
+import syncing  # noqa: E402
 
 from livepatch_app.embedded_pg import EmbeddedPostgres  # noqa: E402
 
-SECTIONS = {"serving": serving}
+SECTIONS = {"serving": serving, "syncing": syncing}
 
 
 def machine_line():

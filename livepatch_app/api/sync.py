@@ -10,7 +10,7 @@ sends its token there too, as it would to an upstream that checks it).
 import re
 import uuid
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 
 from .. import context
 from ..auth import bearer_token, security_event
@@ -19,7 +19,6 @@ from ..data import deployments, sync_catalog, sync_tokens
 from ..errors import BadRequest, Unauthorized
 from ..sync.machine_count import bucket
 from ..tokens import token_hash
-from .catalogue import patch_summary
 from .common import field, format_time, json_body
 
 bp = Blueprint("sync", __name__)
@@ -95,13 +94,8 @@ def snapshot():
     token = sync_token_required()
     flavours, architectures, minimum = _query_list("flavours"), _query_list("architectures"), _minimum_kernel()
     with context.db().transaction() as cur:
-        patches = sync_catalog.snapshot(cur, token["tier_id"], flavours, architectures, minimum)
-        blocked = sync_catalog.blocklist(cur)
-    return jsonify({
-        "tier": token["tier"],
-        "patches": [patch_summary(row) for row in patches],
-        "blocklist": [{"filename": row["filename"], "reason": row["reason"]} for row in blocked],
-    })
+        body = sync_catalog.snapshot_json(cur, token["tier"], token["tier_id"], flavours, architectures, minimum)
+    return current_app.response_class(body, mimetype="application/json")
 
 
 @bp.post("/v1/sync/report")

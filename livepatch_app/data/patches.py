@@ -3,6 +3,8 @@
 A row is returned as a dict with every column of `patches` plus `tiers` (names,
 in tier order) and `blocked` (its file name is on the blocklist)."""
 
+import psycopg2.extras
+
 _ROW = """p.id, p.filename, p.kernel, p.kernel_base, p.abi, p.build, p.flavour, p.version,
     p.version_major, p.version_minor, p.architecture, p.sha256, p.size, p.storage_key,
     p.source, p.created_at,
@@ -35,25 +37,38 @@ def find_for_download(cur, filename):
     return cur.fetchone()
 
 
-def insert(cur, name, sha256, size, storage_key, source):
-    """Inserts the row for a parsed PatchName; returns its id, or None when a row
-    with that file name exists already (also one committed concurrently)."""
-    cur.execute(
+def insert_many(cur, items, source):
+    """Inserts rows for (PatchName, sha256, size, storage_key) items in one statement
+    -> {filename: (id, storage_key)} of the rows made; a name that exists already
+    (also one committed concurrently) is skipped."""
+    if not items:
+        return {}
+    rows = psycopg2.extras.execute_values(
+        cur,
         """INSERT INTO patches (filename, kernel, kernel_base, abi, build, flavour, version,
                                 version_major, version_minor, architecture, sha256, size,
                                 storage_key, source)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+           VALUES %s
            ON CONFLICT (filename) DO NOTHING
-           RETURNING id""",
-        (name.filename, name.kernel, name.kernel_base, name.abi, name.build, name.flavour, name.version,
-         name.version_major, name.version_minor, name.architecture, sha256, size, storage_key, source))
-    row = cur.fetchone()
-    return None if row is None else row["id"]
+           RETURNING id, filename, storage_key""",
+        [(n.filename, n.kernel, n.kernel_base, n.abi, n.build, n.flavour, n.version, n.version_major,
+          n.version_minor, n.architecture, sha256, size, key, source) for n, sha256, size, key in items],
+        page_size=len(items), fetch=True)
+    return {row["filename"]: (row["id"], row["storage_key"]) for row in rows}
 
 
-def add_to_tier(cur, patch_id, tier_id):
-    cur.execute("INSERT INTO patch_tiers (patch_id, tier_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                (patch_id, tier_id))
+def add_many_to_tier(cur, patch_ids, tier_id):
+    if patch_ids:
+        cur.execute("""INSERT INTO patch_tiers (patch_id, tier_id) SELECT unnest(%s::bigint[]), %s
+                       ON CONFLICT DO NOTHING""", (list(patch_ids), tier_id))
+
+
+def sha256_by_name(cur, filenames):
+    """{filename: sha256} of those names that have a row (one indexed lookup)."""
+    if not filenames:
+        return {}
+    cur.execute("SELECT filename, sha256 FROM patches WHERE filename = ANY(%s::text[])", (list(filenames),))
+    return {row["filename"]: row["sha256"].strip() for row in cur.fetchall()}
 
 
 def delete(cur, filename):

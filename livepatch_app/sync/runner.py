@@ -1,22 +1,20 @@
 """One sync run: take the lock, fetch the upstream's snapshot, mirror its
-blocklist, fetch the patches we lack (each verified against its sha256 by
-ingest before it becomes visible in our first tier), report our machine count
-if asked, and record the run. Per-file failures do not stop the run; a run with
-any failure is recorded as failed, and the next run retries what is missing."""
+blocklist, fetch the patches we lack (several at once, each verified against its
+sha256 by ingest before it becomes visible in our first tier, in batches: see
+fetch.py), report our machine count if asked, and record the run. Per-file
+failures do not stop the run; a run with any failure is recorded as failed, and
+the next run retries what is missing."""
 
-import http.client
 import logging
 import threading
-
-import requests
-import urllib3
+from functools import partial
 
 from ..data import deployments, sync_catalog, sync_runs
 from ..db import DatabaseUnavailable
-from ..errors import APIError
 from ..logs import log_fields
 from ..patchname import InvalidName, parse_patch_name, version_key
 from .client import UpstreamClient, UpstreamError
+from .fetch import fetch_all
 from .lock import RunLock, SyncBusy  # noqa: F401  (SyncBusy is part of this module's interface)
 from .machine_count import bucket
 
@@ -57,10 +55,12 @@ def begin(svc, trigger, wait_seconds=0.0):
 def execute(svc, lock, run):
     """Do the run begun by `begin`, record its outcome, release the lock -> the run row."""
     outcome = _Outcome()
-    client = UpstreamClient(svc.config.sync_upstream, svc.config.sync_token, svc.config.http_proxy,
-                            svc.config.https_proxy, svc.config.no_proxy)
+    config = svc.config
+    make_client = partial(UpstreamClient, config.sync_upstream, config.sync_token, config.http_proxy,
+                          config.https_proxy, config.no_proxy)
+    client = make_client()
     try:
-        _sync(svc, client, outcome)
+        _sync(svc, client, make_client, outcome)
     except UpstreamError as exc:
         outcome.problem(exc.message)
     except DatabaseUnavailable as exc:
@@ -97,6 +97,11 @@ class _Outcome:
         self.added = 0
         self.bytes = 0
         self.problems = []
+        self._lock = threading.Lock()
+
+    def count_bytes(self, n):
+        with self._lock:  # from every fetching thread
+            self.bytes += n
 
     def problem(self, text):
         self.problems.append(text)
@@ -139,15 +144,19 @@ def _wanted(config, name):
     return True
 
 
-def _sync(svc, client, outcome):
+def _sync(svc, client, make_client, outcome):
     config = svc.config
     snapshot = client.snapshot(config.sync_flavors, config.sync_architectures, config.sync_minimum_kernel_version)
     with svc.db.transaction() as cur:
         sync_catalog.mirror_upstream_blocklist(cur, snapshot["blocklist"])
         blocked = {row["filename"] for row in sync_catalog.blocklist(cur)}
-        held = sync_catalog.held_patches(cur, [p["filename"] for p in snapshot["patches"]])
+        lacking = sync_catalog.not_held(cur, snapshot["patches"])  # {filename: our other sha256 or None}
+    missing, seen = [], set()
     for patch in snapshot["patches"]:
         filename = patch["filename"]
+        if filename not in lacking or filename in seen:  # held with the same bytes, or a repeat
+            continue
+        seen.add(filename)
         try:
             name = parse_patch_name(filename)
         except InvalidName as exc:
@@ -155,35 +164,14 @@ def _sync(svc, client, outcome):
             continue
         if not _wanted(config, name) or filename in blocked:
             continue
-        if filename in held:
-            if held[filename] != patch["sha256"]:
-                outcome.problem(f"{filename}: ours differs from the upstream's (sha256 {held[filename]} here, "
-                                f"{patch['sha256']} upstream): kept ours")
+        if lacking[filename] is not None:
+            outcome.problem(f"{filename}: ours differs from the upstream's (sha256 {lacking[filename]} here, "
+                            f"{patch['sha256']} upstream): kept ours")
             continue
-        try:
-            _fetch(svc, client, patch, outcome)
-        except UpstreamError as exc:
-            if exc.fatal:
-                raise
-            outcome.problem(exc.message)
-        except APIError as exc:  # from ingest: checksum-mismatch, too large, name taken meanwhile
-            outcome.problem(f"{filename}: rejected: {exc.message} ({exc.code})")
+        missing.append(patch)
+    fetch_all(svc, make_client, missing, outcome)
     if config.sync_send_machine_reports:
         _report(svc, client, outcome)
-
-
-def _fetch(svc, client, patch, outcome):
-    from ..ingest import ingest_patch  # the patches area's single way in
-
-    response = client.download(patch["filename"])
-    try:
-        stream = _Download(response, patch["filename"], patch["size"], outcome)
-        _, created = ingest_patch(svc.db, svc.store, patch["filename"], stream, source="sync",
-                                  max_bytes=patch["size"], expected_sha256=patch["sha256"])
-    finally:
-        response.close()
-    if created:  # not created: the same bytes arrived meanwhile by another way
-        outcome.added += 1
 
 
 def _report(svc, client, outcome):
@@ -195,35 +183,3 @@ def _report(svc, client, outcome):
         client.report(deployment_id, count if exact else bucket(count), exact)
     except UpstreamError as exc:
         outcome.problem(exc.message)
-
-
-class _Download:
-    """A streamed patch file as ingest reads it: counts bytes, and turns a
-    transfer cut short (or running long) into a clear, per-file UpstreamError."""
-
-    _CUT = (urllib3.exceptions.HTTPError, requests.exceptions.RequestException, http.client.HTTPException, OSError)
-
-    def __init__(self, response, filename, expected_size, outcome):
-        self.raw = response.raw
-        self.filename = filename
-        self.expected = expected_size
-        self.outcome = outcome
-        self.received = 0
-
-    def _cut(self):
-        return UpstreamError(f"downloading {self.filename}: the transfer was cut after {self.received} of "
-                             f"{self.expected} bytes; nothing was kept, the next run retries", fatal=False)
-
-    def read(self, size=-1):
-        try:
-            data = self.raw.read(None if size is None or size < 0 else size)
-        except self._CUT:
-            raise self._cut() from None
-        self.received += len(data)
-        self.outcome.bytes += len(data)
-        if not data and self.received < self.expected:
-            raise self._cut()
-        if self.received > self.expected:
-            raise UpstreamError(f"downloading {self.filename}: the upstream sent more than the {self.expected} "
-                                f"bytes its snapshot announced; nothing was kept", fatal=False)
-        return data

@@ -14,7 +14,7 @@ import pytest
 from livepatch_app import context
 from livepatch_app.data import patches, tiers
 from livepatch_app.errors import BadRequest, Conflict, TooLarge
-from livepatch_app.ingest import ingest_patch
+from livepatch_app.ingest import commit, ingest_patch, stage
 from livepatch_app.storage import HashingReader
 from livepatch_app.storage.sweeper import sweep_once
 
@@ -63,6 +63,41 @@ def test_ingest_with_expected_checksum(server):
     with pytest.raises(Conflict) as conflict:
         ingest_patch(db, store, NAME, io.BytesIO(b"other"), source="sync")
     assert conflict.value.code == "patch-exists"
+
+
+def test_staged_files_commit_together(server):
+    db, store = services(server)
+    taken = name_for(version="107.9")
+    ingest_patch(db, store, taken, io.BytesIO(b"the first bytes"))
+    names = [name_for(version=f"107.{n}") for n in range(1, 4)]
+    staged = [stage(store, name, io.BytesIO(name.encode()), expected_sha256=hashlib.sha256(name.encode()).hexdigest())
+              for name in names]
+    staged.append(stage(store, taken, io.BytesIO(b"other bytes")))  # the name was taken meanwhile
+    staged.append(stage(store, names[0], io.BytesIO(names[0].encode())))  # twice in one batch, same bytes
+    before = stored_things(server)
+    assert server.request("GET", f"/v1/patches/{names[0]}").status_code == 404  # staged: not visible
+    results = commit(db, store, staged, "sync")
+    assert [(r.filename, r.created, getattr(r.error, "code", None)) for r in results] == [
+        (names[0], True, None), (names[1], True, None), (names[2], True, None),
+        (taken, False, "patch-exists"), (names[0], False, None)]
+    conn = psycopg2.connect(server.config.database_url)
+    with conn, conn.cursor() as cur:  # one transaction: one start time for every row
+        cur.execute("SELECT count(DISTINCT created_at), count(*) FROM patches WHERE filename = ANY(%s)", (names,))
+        assert cur.fetchone() == (1, 3)
+    conn.close()
+    for name in names:
+        r = server.request("GET", f"/v1/patches/{name}")
+        assert r.status_code == 200 and r.content == name.encode()
+    assert server.request("GET", f"/v1/patches/{taken}").content == b"the first bytes"
+    assert stored_things(server) == before - 2  # the bytes that did not commit are gone
+
+
+def test_a_staged_file_is_checked_before_anything_commits(server):
+    db, store = services(server)
+    before = stored_things(server)
+    with pytest.raises(BadRequest) as caught:
+        stage(store, NAME, io.BytesIO(b"tampered"), expected_sha256="0" * 64)
+    assert caught.value.code == "checksum-mismatch" and stored_things(server) == before
 
 
 def test_checksum_mismatch_leaves_nothing(server):
