@@ -82,11 +82,12 @@ class Bench:
     def wrk(self, url, script=None, env=None, seconds=None):
         return wrk(url, seconds or self.seconds, self.connections, script, env)
 
-    def new_database(self, prefix="lp_bench_"):
-        """A new, migrated database; -> its DSN."""
+    def new_database(self, prefix="lp_bench_", admin_dsn=None):
+        """A new, migrated database (on the run's PostgreSQL, or that of `admin_dsn`);
+        -> its DSN."""
         name = prefix + uuid.uuid4().hex[:8]
-        create_database(self.admin_dsn, name)
-        dsn = with_dbname(self.admin_dsn, name)
+        create_database(admin_dsn or self.admin_dsn, name)
+        dsn = with_dbname(admin_dsn or self.admin_dsn, name)
         subprocess.run([sys.executable, "-m", "livepatch_app", "schema", "upgrade"], check=True,
                        env=dict(os.environ, LIVEPATCH_DATABASE_URL=dsn), stdout=subprocess.DEVNULL)
         return dsn
