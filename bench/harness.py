@@ -36,13 +36,23 @@ class Row:
     errors: int = 0
 
 
-def wrk(url, seconds, connections, script=None, env=None):
-    """-> {"rps", "p99_ms", "errors"} of one wrk run (2 threads, as many as cores)."""
+def wrk_command(url, seconds, connections, script=None):
+    """wrk's command line (2 threads, as many as cores)."""
     command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
     if script:
         command += ["-s", script]
-    out = subprocess.run(command + [url], capture_output=True, text=True, check=True,
-                         env=dict(os.environ, **(env or {}))).stdout
+    return command + [url]
+
+
+def wrk(url, seconds, connections, script=None, env=None):
+    """-> {"rps", "p99_ms", "errors"} of one wrk run."""
+    out = subprocess.run(wrk_command(url, seconds, connections, script), capture_output=True, text=True,
+                         check=True, env=dict(os.environ, **(env or {}))).stdout
+    return wrk_figures(out)
+
+
+def wrk_figures(out):
+    """wrk's report -> {"rps", "p99_ms", "errors"}."""
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])
     p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M)
     errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
