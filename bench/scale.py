@@ -39,7 +39,7 @@ CLEANUP_P99_MS = 100
 SETTINGS = {"leader": "false"}
 
 
-def _fleet(bench, server, folder):
+def _fleet(server, folder):
     """A patch to offer and serving.MACHINES enrolled machines (their tokens known)."""
     os.makedirs(folder, exist_ok=True)
     serving.upload_patch(server.url, server.admin, folder)
@@ -128,8 +128,8 @@ def _run(bench, admin_dsn):
           f"copied in {copy_seconds:.0f} s", flush=True)
     empty = bench.start_server(bench.new_database(scale_cache.COPY_PREFIX, admin_dsn), **SETTINGS)
     seeded = bench.start_server(seeded_dsn, **SETTINGS)
-    empty_machines = _fleet(bench, empty, os.path.join(bench.state, "scale-empty"))
-    seeded_machines = _fleet(bench, seeded, os.path.join(bench.state, "scale-seeded"))
+    empty_machines = _fleet(empty, os.path.join(bench.state, "scale-empty"))
+    seeded_machines = _fleet(seeded, os.path.join(bench.state, "scale-seeded"))
     on_empty, at_scale = _check_ins(bench, [(empty.url, empty_machines), (seeded.url, seeded_machines)])
     bench.stop(empty.process)
     rss = seeded.rss_mb()
