@@ -7,6 +7,9 @@ Row); all run on one embedded PostgreSQL (durable, as in production) and start o
 server as the production entry point (`python -m livepatch_app serve`).
 
   serving   downloads and check-ins against nginx and bare Flask views (serving.py)
+  scale     check-ins, reports and the retention clean-up at 100,000 machines and
+            11,000,000 reports, against an empty database and issue 12's budgets
+            (scale.py; the seed is cached in .livepatch/bench/, scale_cache.py)
   syncing   a full sync against one curl fetching the same files, and a no-change
             re-sync of 10,000 upstream patches against a 1 s budget (syncing.py)
 
@@ -26,12 +29,13 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.join(HERE, "..")]
 import harness  # noqa: E402  (also puts tests/ on the path, for livetest)
+import scale  # noqa: E402
 import serving  # noqa: E402
 import syncing  # noqa: E402
 
 from livepatch_app.embedded_pg import EmbeddedPostgres  # noqa: E402
 
-SECTIONS = {"serving": serving, "syncing": syncing}
+SECTIONS = {"serving": serving, "scale": scale, "syncing": syncing}
 
 
 def machine_line():

@@ -36,13 +36,23 @@ class Row:
     errors: int = 0
 
 
-def wrk(url, seconds, connections, script=None, env=None):
-    """-> {"rps", "p99_ms", "errors"} of one wrk run (2 threads, as many as cores)."""
+def wrk_command(url, seconds, connections, script=None):
+    """wrk's command line (2 threads, as many as cores)."""
     command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
     if script:
         command += ["-s", script]
-    out = subprocess.run(command + [url], capture_output=True, text=True, check=True,
-                         env=dict(os.environ, **(env or {}))).stdout
+    return command + [url]
+
+
+def wrk(url, seconds, connections, script=None, env=None):
+    """-> {"rps", "p99_ms", "errors"} of one wrk run."""
+    out = subprocess.run(wrk_command(url, seconds, connections, script), capture_output=True, text=True,
+                         check=True, env=dict(os.environ, **(env or {}))).stdout
+    return wrk_figures(out)
+
+
+def wrk_figures(out):
+    """wrk's report -> {"rps", "p99_ms", "errors"}."""
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])
     p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M)
     errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
@@ -82,11 +92,12 @@ class Bench:
     def wrk(self, url, script=None, env=None, seconds=None):
         return wrk(url, seconds or self.seconds, self.connections, script, env)
 
-    def new_database(self, prefix="lp_bench_"):
-        """A new, migrated database; -> its DSN."""
+    def new_database(self, prefix="lp_bench_", admin_dsn=None):
+        """A new, migrated database (on the run's PostgreSQL, or that of `admin_dsn`);
+        -> its DSN."""
         name = prefix + uuid.uuid4().hex[:8]
-        create_database(self.admin_dsn, name)
-        dsn = with_dbname(self.admin_dsn, name)
+        create_database(admin_dsn or self.admin_dsn, name)
+        dsn = with_dbname(admin_dsn or self.admin_dsn, name)
         subprocess.run([sys.executable, "-m", "livepatch_app", "schema", "upgrade"], check=True,
                        env=dict(os.environ, LIVEPATCH_DATABASE_URL=dsn), stdout=subprocess.DEVNULL)
         return dsn

@@ -1,9 +1,12 @@
-"""Leader duty: delete machine reports older than `report_retention` days, at
-most `report_cleanup_row_limit` rows per run (so one run never holds locks for
-long), every `report_cleanup_interval`; and purge expired admin sessions.
+"""Leader duty: every `report_cleanup_interval`, delete the machine reports older
+than `report_retention` days, at most `report_cleanup_row_limit` rows per run, in
+batches of `report_cleanup_batch_size` rows; and purge expired admin sessions.
 
-Runs under an advisory lock, so two units that both believe they lead never
-clean at once: the second simply skips its run.
+Each batch is its own short transaction (an autocommit statement), so a run of a
+million rows never holds its locks, or a long transaction, while check-ins go on.
+
+Runs under an advisory lock held for the whole run, so two units that both believe
+they lead never clean at once: the second simply skips its run.
 """
 
 import logging
@@ -16,17 +19,33 @@ from .logs import log_fields
 log = logging.getLogger("livepatch.reports")
 
 
-def cleanup_reports(db, retention_days, row_limit):
+def cleanup_reports(db, retention_days, row_limit, batch_size=1000):
     """One clean-up run -> report rows deleted (0 when another runner holds the lock)."""
-    with db.transaction() as cur:
+    with db.autocommit() as cur:
         if not reports.try_cleanup_lock(cur):
             log_fields(log, logging.INFO, "report clean-up skipped: another unit is running it")
             return 0
-        deleted = reports.delete_older_than(cur, retention_days, row_limit)
-        sessions_purged = sessions.purge_expired(cur)
-        reports.mark_cleanup_run(cur, deleted)
+        try:
+            deleted = _delete_expired(cur, retention_days, row_limit, batch_size)
+            sessions_purged = sessions.purge_expired(cur)
+            reports.mark_cleanup_run(cur, deleted)
+        finally:
+            reports.release_cleanup_lock(cur)
     log_fields(log, logging.INFO, "report clean-up done", reports_deleted=deleted,
                sessions_purged=sessions_purged)
+    return deleted
+
+
+def _delete_expired(cur, retention_days, row_limit, batch_size):
+    """The oldest first, batch after batch, until none is left or row_limit is reached."""
+    cutoff = reports.retention_cutoff(cur, retention_days)
+    deleted, after = 0, None
+    while deleted < row_limit:
+        wanted = min(batch_size, row_limit - deleted)
+        count, after = reports.delete_batch(cur, cutoff, after, wanted)
+        deleted += count
+        if count < wanted:
+            break
     return deleted
 
 
@@ -37,4 +56,5 @@ def job(app):
         return None
     db = services(app).db
     return Periodic("reports-cleanup", config.report_cleanup_interval,
-                    lambda: cleanup_reports(db, config.report_retention, config.report_cleanup_row_limit))
+                    lambda: cleanup_reports(db, config.report_retention, config.report_cleanup_row_limit,
+                                            config.report_cleanup_batch_size))

@@ -7,6 +7,7 @@ import pytest
 
 from livepatch_app.config import load_config
 from livepatch_app.context import KEY
+from livepatch_app.data import reports
 from livepatch_app.data.reports import CLEANUP_LOCK_ID
 from livepatch_app.db import Database
 from livepatch_app.jobs import Periodic
@@ -135,6 +136,54 @@ def test_cleanup_deletes_old_reports_within_row_limit(db_and_dsn):
     assert count(dsn, "server_state", "key = 'reports_cleanup_last_run'") == 1
 
 
+def seed_at(dsn, times):
+    """Reports at these times (SQL expressions), machine ids r0, r1, ..."""
+    conn = psycopg2.connect(dsn)
+    with conn, conn.cursor() as cur:
+        for i, at in enumerate(times):
+            cur.execute(f"INSERT INTO machine_reports (machine_id, reported_at) VALUES (%s, {at})", (f"r{i}",))
+    conn.close()
+
+
+def test_cleanup_deletes_in_batches_until_nothing_expired_is_left(db_and_dsn):
+    db, dsn = db_and_dsn
+    # Ties on one time across batch boundaries must not be skipped.
+    tie = "timestamptz '2000-01-01 00:00:00+00'"
+    seed_at(dsn, [tie] * 5 + ["now() - interval '91 days'"] * 2 + ["now() - interval '89 days'", "now()"])
+    assert cleanup_reports(db, retention_days=90, row_limit=1000, batch_size=2) == 7
+    assert count(dsn, "machine_reports") == 2
+    assert count(dsn, "machine_reports", "machine_id IN ('r7', 'r8')") == 2
+
+
+def test_cleanup_commits_each_batch_on_its_own(db_and_dsn, monkeypatch):
+    db, dsn = db_and_dsn
+    seed_at(dsn, [f"now() - interval '{100 + i} days'" for i in range(5)] + ["now()"])
+    seen = []
+    real = reports.delete_batch
+
+    def delete_batch(*args):
+        result = real(*args)
+        seen.append(count(dsn, "machine_reports"))  # from another connection: committed rows only
+        return result
+
+    monkeypatch.setattr(reports, "delete_batch", delete_batch)
+    assert cleanup_reports(db, retention_days=90, row_limit=1000, batch_size=2) == 5
+    assert seen == [4, 2, 1]
+
+
+def test_cleanup_releases_its_lock(db_and_dsn):
+    db, dsn = db_and_dsn
+    seed_at(dsn, ["now() - interval '100 days'"])
+    assert cleanup_reports(db, 90, 1000) == 1
+    other = psycopg2.connect(dsn)
+    try:
+        with other.cursor() as cur:
+            cur.execute("SELECT pg_try_advisory_lock(%s)", (CLEANUP_LOCK_ID,))
+            assert cur.fetchone()[0]
+    finally:
+        other.close()
+
+
 def test_cleanup_skips_while_another_runner_holds_the_lock(db_and_dsn):
     db, dsn = db_and_dsn
     seed(dsn, [100, 100])
@@ -162,9 +211,9 @@ def test_job_runs_on_the_leader_only(db_and_dsn):
 
     assert job(App(leader=False)) is None
     periodic = job(App(leader=True, report_cleanup_interval="2h", report_retention=30,
-                       report_cleanup_row_limit=5))
+                       report_cleanup_row_limit=5, report_cleanup_batch_size=2))
     assert isinstance(periodic, Periodic) and periodic.interval == 7200
-    # Its action is one clean-up run with the configured retention and limit.
+    # Its action is one clean-up run with the configured retention, limit and batch size.
     seed(dsn, [40] * 7 + [20])
     periodic.action()
     assert count(dsn, "machine_reports") == 3
