@@ -114,9 +114,9 @@ def _clean_up(cur, f):
 
 # name -> the data functions that path calls, with realistic arguments.
 HOT_PATHS = {
-    "check-in: token lookup": lambda cur, f: machines.find_by_token_hash(cur, f.token_hash),
-    "check-in: report and offer": lambda cur, f: check_ins.record(cur, f.machine_id, f.tier["stable"], REPORT,
-                                                                  "5.15.0-107.117", "generic"),
+    "check-in: token check, report and offer": lambda cur, f: check_ins.record(
+        cur, f.machine_id, f.token_hash, REPORT, "5.15.0-107.117", "generic"),
+    "machine info, refused check-in: token lookup": lambda cur, f: machines.find_by_token_hash(cur, f.token_hash),
     "enable: machines on the token": lambda cur, f: machines.count_enabled_by_token(cur, f.token, "new"),
     "enable: the machine": lambda cur, f: machines.enable(cur, "new", "0" * 64, f.tier["stable"], f.token),
     "report machines <largest tier>": lambda cur, f: machines.search(cur, 100, 0, tier_id=f.tier["stable"]),
