@@ -117,14 +117,22 @@ class Database:
             self._slots.release()
 
     @contextmanager
-    def connection(self):
-        """A pooled connection, in a transaction committed on success."""
+    def connection(self, autocommit=False):
+        """A pooled connection, in a transaction committed on success; with autocommit,
+        every statement is its own transaction and there is nothing left to commit.
+        A connection keeps its mode between uses and is switched only when a use
+        wants the other: every psycopg2 call on a connection (setting autocommit, a
+        commit with nothing to commit) lets go of the GIL, and on a busy server each
+        of those is a wait to get it back."""
         item = self._acquire()
         conn = item[0]
         broken = False
         try:
+            if conn.autocommit != autocommit:
+                conn.autocommit = autocommit
             yield conn
-            conn.commit()
+            if not autocommit:
+                conn.commit()
         except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
             broken = True
             raise DatabaseUnavailable(str(exc).strip().splitlines()[0] if str(exc).strip() else "database error") from None
@@ -149,14 +157,9 @@ class Database:
         """A cursor returning dict rows whose every statement is its own transaction,
         committed when execute returns: no BEGIN and COMMIT round trips, for hot paths
         whose writes fit in one statement (data/check_ins.py)."""
-        with self.connection() as conn:
-            conn.autocommit = True
-            try:
-                with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
-                    yield cur
-            finally:
-                if not conn.closed:
-                    conn.autocommit = False
+        with self.connection(autocommit=True) as conn:
+            with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+                yield cur
 
     def warm(self, count=None):
         """Opens connections up to `count` (default: the pool's size) ahead of the
