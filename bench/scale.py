@@ -96,8 +96,7 @@ def _during_cleanup(bench, server, machines, dsn, retention):
     try:
         time.sleep(1)  # wrk's connections are up
         started = time.monotonic()
-        deleted = cleanup_reports(db, retention, OPTIONS["report_cleanup_row_limit"][0],
-                                  OPTIONS["report_cleanup_batch_size"][0])
+        deleted = cleanup_reports(db, retention, OPTIONS["report_cleanup_row_limit"][0])
         seconds = time.monotonic() - started
     finally:
         db.close()

@@ -169,8 +169,7 @@ OPTIONS = {
     "contract_server_url": ("https://contracts.canonical.com", _http_url),
     "report_retention": (90, _int_range(1, 36500)),
     "report_cleanup_interval": ("6h", _duration),
-    "report_cleanup_row_limit": (1_000_000, _int_range(1, 10_000_000)),  # per run
-    "report_cleanup_batch_size": (1000, _int_range(1, 100_000)),  # per transaction
+    "report_cleanup_row_limit": (1000, _int_range(1, 10_000_000)),  # per delete statement
     "blocklist_cache_refresh": ("5m", _duration),
     "leader": (True, parse_bool),  # leader-only duties: sync, report clean-up
     "deployment_id": ("", _string),

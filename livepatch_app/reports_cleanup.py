@@ -1,9 +1,10 @@
 """Leader duty: every `report_cleanup_interval`, delete the machine reports older
-than `report_retention` days, at most `report_cleanup_row_limit` rows per run, in
-batches of `report_cleanup_batch_size` rows; and purge expired admin sessions.
+than `report_retention` days, in batches of `report_cleanup_row_limit` rows (the
+legacy charm's option and default, 1000); and purge expired admin sessions.
 
 Each batch is its own short transaction (an autocommit statement), so a run of a
-million rows never holds its locks, or a long transaction, while check-ins go on.
+million rows never holds its locks, or a long transaction, while check-ins go on. A
+run deletes what had expired when it began, and then ends.
 
 Runs under an advisory lock held for the whole run, so two units that both believe
 they lead never clean at once: the second simply skips its run.
@@ -19,14 +20,14 @@ from .logs import log_fields
 log = logging.getLogger("livepatch.reports")
 
 
-def cleanup_reports(db, retention_days, row_limit, batch_size=1000):
+def cleanup_reports(db, retention_days, batch_size):
     """One clean-up run -> report rows deleted (0 when another runner holds the lock)."""
     with db.autocommit() as cur:
         if not reports.try_cleanup_lock(cur):
             log_fields(log, logging.INFO, "report clean-up skipped: another unit is running it")
             return 0
         try:
-            deleted = _delete_expired(cur, retention_days, row_limit, batch_size)
+            deleted = _delete_expired(cur, retention_days, batch_size)
             sessions_purged = sessions.purge_expired(cur)
             reports.mark_cleanup_run(cur, deleted)
         finally:
@@ -36,17 +37,15 @@ def cleanup_reports(db, retention_days, row_limit, batch_size=1000):
     return deleted
 
 
-def _delete_expired(cur, retention_days, row_limit, batch_size):
-    """The oldest first, batch after batch, until none is left or row_limit is reached."""
+def _delete_expired(cur, retention_days, batch_size):
+    """The oldest first, batch after batch, until none that had expired is left."""
     cutoff = reports.retention_cutoff(cur, retention_days)
     deleted, after = 0, None
-    while deleted < row_limit:
-        wanted = min(batch_size, row_limit - deleted)
-        count, after = reports.delete_batch(cur, cutoff, after, wanted)
+    while True:
+        count, after = reports.delete_batch(cur, cutoff, after, batch_size)
         deleted += count
-        if count < wanted:
-            break
-    return deleted
+        if count < batch_size:
+            return deleted
 
 
 def job(app):
@@ -56,5 +55,4 @@ def job(app):
         return None
     db = services(app).db
     return Periodic("reports-cleanup", config.report_cleanup_interval,
-                    lambda: cleanup_reports(db, config.report_retention, config.report_cleanup_row_limit,
-                                            config.report_cleanup_batch_size))
+                    lambda: cleanup_reports(db, config.report_retention, config.report_cleanup_row_limit))

@@ -88,7 +88,6 @@ def test_url_template_must_be_http():
         ("report_retention", 0, "report_retention must be between 1 and 36500"),
         ("report_cleanup_interval", "6", "report_cleanup_interval must be a duration"),
         ("report_cleanup_row_limit", 0, "report_cleanup_row_limit must be between 1 and 10000000"),
-        ("report_cleanup_batch_size", 0, "report_cleanup_batch_size must be between 1 and 100000"),
         ("blocklist_cache_refresh", "", "blocklist_cache_refresh must be a duration"),
         ("trusted_proxies", "10.0.0.1,haproxy", "trusted_proxies 'haproxy' is not an IP address or a network"),
         ("trusted_proxies", "10.0.0.1/24", "trusted_proxies '10.0.0.1/24' is not an IP address or a network"),

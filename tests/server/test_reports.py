@@ -119,17 +119,14 @@ def db_and_dsn(make_database):
     db.close()
 
 
-def test_cleanup_deletes_old_reports_within_row_limit(db_and_dsn):
+def test_cleanup_deletes_every_expired_report(db_and_dsn):
     db, dsn = db_and_dsn
     seed(dsn, [100, 95, 91, 89, 5, 0])
-    assert cleanup_reports(db, retention_days=90, row_limit=2) == 2
-    assert count(dsn, "machine_reports") == 4
-    # The oldest went first.
-    assert count(dsn, "machine_reports", "machine_id IN ('m0', 'm1')") == 0
-    assert cleanup_reports(db, retention_days=90, row_limit=2) == 1
-    assert cleanup_reports(db, retention_days=90, row_limit=2) == 0
+    assert cleanup_reports(db, retention_days=90, batch_size=2) == 3
     assert count(dsn, "machine_reports") == 3
-    assert cleanup_reports(db, retention_days=1, row_limit=1000) == 2
+    assert count(dsn, "machine_reports", "machine_id IN ('m0', 'm1', 'm2')") == 0
+    assert cleanup_reports(db, retention_days=90, batch_size=2) == 0
+    assert cleanup_reports(db, retention_days=1, batch_size=1000) == 2
     assert count(dsn, "machine_reports") == 1
     # Expired admin sessions are purged on the way; live ones stay.
     assert count(dsn, "admin_sessions") == 1 and count(dsn, "admin_sessions", "token_hash = 'live'") == 1
@@ -150,7 +147,7 @@ def test_cleanup_deletes_in_batches_until_nothing_expired_is_left(db_and_dsn):
     # Ties on one time across batch boundaries must not be skipped.
     tie = "timestamptz '2000-01-01 00:00:00+00'"
     seed_at(dsn, [tie] * 5 + ["now() - interval '91 days'"] * 2 + ["now() - interval '89 days'", "now()"])
-    assert cleanup_reports(db, retention_days=90, row_limit=1000, batch_size=2) == 7
+    assert cleanup_reports(db, retention_days=90, batch_size=2) == 7
     assert count(dsn, "machine_reports") == 2
     assert count(dsn, "machine_reports", "machine_id IN ('r7', 'r8')") == 2
 
@@ -167,7 +164,7 @@ def test_cleanup_commits_each_batch_on_its_own(db_and_dsn, monkeypatch):
         return result
 
     monkeypatch.setattr(reports, "delete_batch", delete_batch)
-    assert cleanup_reports(db, retention_days=90, row_limit=1000, batch_size=2) == 5
+    assert cleanup_reports(db, retention_days=90, batch_size=2) == 5
     assert seen == [4, 2, 1]
 
 
@@ -211,12 +208,12 @@ def test_job_runs_on_the_leader_only(db_and_dsn):
 
     assert job(App(leader=False)) is None
     periodic = job(App(leader=True, report_cleanup_interval="2h", report_retention=30,
-                       report_cleanup_row_limit=5, report_cleanup_batch_size=2))
+                       report_cleanup_row_limit=2))
     assert isinstance(periodic, Periodic) and periodic.interval == 7200
-    # Its action is one clean-up run with the configured retention, limit and batch size.
+    # Its action is one clean-up run with the configured retention and batch size.
     seed(dsn, [40] * 7 + [20])
     periodic.action()
-    assert count(dsn, "machine_reports") == 3
+    assert count(dsn, "machine_reports") == 1
 
 
 def test_job_is_registered():

@@ -244,7 +244,6 @@ OPTIONS = {
     "report_retention": _integer(1, 36500),
     "report_cleanup_interval": _duration,
     "report_cleanup_row_limit": _integer(1, 10_000_000),
-    "report_cleanup_batch_size": _integer(1, 100_000),
     "blocklist_cache_refresh": _duration,
 }
 
