@@ -15,6 +15,7 @@ cores are shared, and the fastest run is the one least disturbed.
 import concurrent.futures
 import io
 import os
+import resource
 import subprocess
 import time
 
@@ -67,6 +68,44 @@ def curl_fetch(config):
     started = time.perf_counter()
     subprocess.run(["curl", "--silent", "--show-error", "--fail", "--config", config], check=True)
     return time.perf_counter() - started
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid, children=False):
+    """User + system CPU seconds of process `pid` (with its reaped children's, `children`)."""
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return sum(int(n) for n in fields[11:15 if children else 13]) / _TICK
+
+
+def postgres_cpu(dsn):
+    """CPU seconds of the whole PostgreSQL cluster so far: the postmaster, its live
+    processes and the backends already gone (reaped: counted in the postmaster's)."""
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SHOW data_directory")
+            folder = cur.fetchone()[0]
+    finally:
+        conn.close()
+    with open(os.path.join(folder, "postmaster.pid")) as handle:
+        postmaster = int(handle.readline())
+    total = cpu_seconds(postmaster, children=True)
+    for name in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{name}/stat") as handle:
+                if int(handle.read().rsplit(")", 1)[1].split()[1]) == postmaster:
+                    total += cpu_seconds(int(name))
+        except (ValueError, OSError):
+            continue
+    return total
+
+
+def children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def trigger(server):
@@ -132,9 +171,17 @@ def run(bench):
 
     references, ours, failed, resync_failed = [], [], 0, 0
     for _ in range(ROUNDS):
+        before = children_cpu()
         references.append(curl_fetch(config))
+        curl_cpu = children_cpu() - before
         down, down_dsn = downstream(bench, upstream, token)
+        before = (cpu_seconds(down.process.pid), cpu_seconds(upstream.process.pid), postgres_cpu(bench.admin_dsn))
         seconds, result = trigger(down)
+        after = (cpu_seconds(down.process.pid), cpu_seconds(upstream.process.pid), postgres_cpu(bench.admin_dsn))
+        cpu = [b - a for a, b in zip(before, after)]
+        # CPU time, unlike wall time, hardly depends on what else shares the cores.
+        print(f"  full sync: curl {references[-1]:.2f} s wall, {curl_cpu:.2f} s CPU | ours {seconds:.2f} s wall, "
+              f"CPU downstream {cpu[0]:.2f} s, upstream {cpu[1]:.2f} s, postgres {cpu[2]:.2f} s", flush=True)
         if result["result"] != "success" or result["patches-added"] != FILES:
             failed += 1
         ours.append(seconds)

@@ -4,30 +4,69 @@ Every chunk but a blob's last holds exactly `chunk_size` bytes, so a byte
 offset maps to (seq, offset) by arithmetic and a Range read starts at the right
 chunk through the primary key."""
 
-import io
 import struct
 
+import psycopg2
 
-def create(cur, chunk_size):
-    """A new blob -> its id. Its transaction's commit does not wait for the WAL to reach
-    disk: sound for blob writes only, since a blob is invisible until a patch row points
-    at it, and that row's (synchronous) commit flushes the WAL up to itself, the blob's
-    records with it; a crash in between loses only bytes nothing refers to."""
-    cur.execute("SET LOCAL synchronous_commit TO OFF;"
-                "INSERT INTO blobs (chunk_size) VALUES (%s) RETURNING id", (chunk_size,))
-    return cur.fetchone()["id"]
+
+def new_ids(cur, count):
+    """`count` unused blob ids, taken from the blobs' sequence (for write())."""
+    cur.execute("SELECT nextval(pg_get_serial_sequence('blobs', 'id')) AS id FROM generate_series(1, %s)",
+                (count,))
+    return [row["id"] for row in cur.fetchall()]
 
 
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)  # signature, flags, no extension
 _COPY_TRAILER = struct.pack("!h", -1)
 
 
-def add_chunk(cur, blob_id, seq, data):
-    """One chunk, sent in COPY's binary format: as a bytea literal it would travel and
-    be parsed as hex text, twice its size (half of PostgreSQL's time storing a file)."""
-    row = struct.pack("!hiqiii", 3, 8, blob_id, 4, seq, len(data))
-    cur.copy_expert("COPY blob_chunks (blob_id, seq, data) FROM STDIN WITH (FORMAT binary)",
-                    io.BytesIO(b"".join((_COPY_HEADER, row, data, _COPY_TRAILER))), size=len(data) + 64)
+def write(cur, blob_id, chunk_size, chunks):
+    """Blob `blob_id` (from new_ids) with the bytes of `chunks`, an iterable read lazily, one
+    chunk in memory at a time. `cur` must be in autocommit mode: the blob row and its chunks
+    go as ONE statement string, which PostgreSQL runs as one (implicit) transaction: a blob
+    costs one query's round trips, not five (BEGIN, the row, the chunks' COPY, COMMIT); an
+    error in `chunks` (raised again here) rolls all of it back.
+
+    The chunks travel in COPY's binary format: as a bytea literal they would travel and be
+    parsed as hex text, twice their size (half of PostgreSQL's time storing a file). The
+    transaction does not wait for the WAL to reach disk: sound for blob writes only, since a
+    blob is invisible until a patch row points at it, and that row's (synchronous) commit
+    flushes the WAL up to itself, the blob's records with it; a crash in between loses only
+    bytes nothing refers to."""
+    source = _CopySource(blob_id, chunks)
+    statement = cur.mogrify("SET LOCAL synchronous_commit TO OFF;"
+                            "INSERT INTO blobs (id, chunk_size) VALUES (%s, %s);"
+                            "COPY blob_chunks (blob_id, seq, data) FROM STDIN WITH (FORMAT binary)",
+                            (blob_id, chunk_size))
+    try:
+        cur.copy_expert(statement, source, size=chunk_size + 64)
+    except psycopg2.Error:
+        if source.error is not None:  # psycopg2 reports it as a cancelled COPY
+            raise source.error from None
+        raise
+
+
+class _CopySource:
+    """The file psycopg2's COPY reads: header, a row per chunk (blob_id, seq, data), trailer."""
+
+    def __init__(self, blob_id, chunks):
+        self.blob_id, self.chunks = blob_id, iter(chunks)
+        self.pending = [_COPY_HEADER]
+        self.seq, self.done, self.error = 0, False, None
+
+    def read(self, size=-1):
+        if not self.pending and not self.done:
+            try:
+                data = next(self.chunks, None)
+            except BaseException as exc:
+                self.error = exc
+                raise
+            if data is None:
+                self.pending, self.done = [_COPY_TRAILER], True
+            else:  # the row's header and its data as two pieces: no copy of the data
+                self.pending = [struct.pack("!hiqiii", 3, 8, self.blob_id, 4, self.seq, len(data)), data]
+                self.seq += 1
+        return self.pending.pop(0) if self.pending else b""
 
 
 def chunk_size(cur, blob_id):

@@ -2,8 +2,12 @@
 neither upload nor download holds a whole file in memory. Reads take a pooled
 connection per chunk, so a slow client never pins a database connection."""
 
+import threading
+
 from ..data import blobs
 from . import CHUNK, HashingReader, Stored
+
+ID_BLOCK = 32  # blob ids taken from the sequence at a time: one query per that many saves
 
 
 class PostgresStore:
@@ -11,15 +15,24 @@ class PostgresStore:
 
     def __init__(self, db):
         self.db = db
+        self._ids, self._ids_lock = [], threading.Lock()
 
     def save(self, stream, max_bytes=None, name=None):
         reader = HashingReader(stream, max_bytes)
-        # One transaction: a failure half-way rolls every chunk back.
-        with self.db.transaction() as cur:
-            blob_id = blobs.create(cur, CHUNK)
-            for seq, data in enumerate(reader.chunks(CHUNK)):
-                blobs.add_chunk(cur, blob_id, seq, data)
+        blob_id = self._new_id()
+        # One transaction (one statement string): a failure half-way rolls every chunk back.
+        with self.db.autocommit() as cur:
+            blobs.write(cur, blob_id, CHUNK, reader.chunks(CHUNK))
         return Stored(f"blob:{blob_id}", reader.sha256, reader.size)
+
+    def _new_id(self):
+        """A blob id known before the blob is written, so that the row and its chunks go in
+        one statement string; taken ID_BLOCK at a time (an id never used is just a gap)."""
+        with self._ids_lock:
+            if not self._ids:
+                with self.db.autocommit() as cur:
+                    self._ids = blobs.new_ids(cur, ID_BLOCK)[::-1]
+            return self._ids.pop()
 
     def open(self, key, start=0, end=None):
         """Yields the bytes [start, end) of a stored blob, a chunk per query."""

@@ -1,5 +1,5 @@
 """Fetching the patch files a sync run lacks. FETCH_THREADS threads download at
-once, each with its own HTTP session (requests' sessions are not thread-safe),
+once, each with its own UpstreamClient (and so its own connection to the upstream),
 streaming every file through ingest.stage into the store, where it is checked
 against the snapshot's sha256 and size while still invisible. The run's thread
 makes the verified files visible in batches, one transaction each (ingest.commit):
@@ -12,7 +12,6 @@ import queue
 import threading
 import time
 
-import requests
 import urllib3
 
 from .. import ingest
@@ -82,7 +81,7 @@ def _stage(store, client, patch, outcome):
         return ingest.stage(store, patch["filename"], stream, max_bytes=patch["size"],
                             expected_sha256=patch["sha256"])
     finally:
-        response.close()
+        client.release(response)
 
 
 def _settle(batch, outcome, patch, staged, error, quiet=False):
@@ -142,10 +141,10 @@ class _Download:
     """A streamed patch file as ingest reads it: counts bytes, and turns a
     transfer cut short (or running long) into a clear, per-file UpstreamError."""
 
-    _CUT = (urllib3.exceptions.HTTPError, requests.exceptions.RequestException, http.client.HTTPException, OSError)
+    _CUT = (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError)
 
     def __init__(self, response, filename, expected_size, outcome):
-        self.raw = response.raw
+        self.raw = response
         self.filename = filename
         self.expected = expected_size
         self.outcome = outcome

@@ -278,3 +278,85 @@ def test_no_proxy_matching():
     for no_proxy in ("ical.com", "livepatch.canonical.com:80", "10.0.0.0/8"):
         assert proxies_for("https://livepatch.canonical.com", **proxy, no_proxy=no_proxy) != direct, no_proxy
     assert proxies_for("http://10.1.2.3:8080", **proxy, no_proxy="10.0.0.0/8") == direct
+
+
+def redirect(handler, location):
+    handler.send_response(302)
+    handler.send_header("Location", location)
+    handler.send_header("Content-Length", "0")
+    handler.end_headers()
+
+
+def read_download(client, filename):
+    response = client.download(filename)
+    try:
+        return response.read()
+    finally:
+        client.release(response)
+
+
+def test_downloads_follow_redirects_and_keep_the_token_on_the_same_host_only(fake):
+    data = os.urandom(5000)
+    fake.routes[f"/v1/patches/{NAME}"] = lambda h: redirect(h, f"/mirror/{NAME}")
+    fake.routes[f"/mirror/{NAME}"] = lambda h: send_bytes(h, data)
+    fake.routes["/v1/patches/other.tar.bz2"] = lambda h: redirect(
+        h, f"http://localhost:{fake.httpd.server_port}/mirror/{NAME}")  # another host name
+    client = UpstreamClient(fake.url, TOKEN)
+    try:
+        assert read_download(client, NAME) == data
+        assert fake.seen[-1] == ("GET", f"/mirror/{NAME}", f"Bearer {TOKEN}")
+        assert read_download(client, "other.tar.bz2") == data
+        assert fake.seen[-1] == ("GET", f"/mirror/{NAME}", None)
+    finally:
+        client.close()
+
+
+def test_downloads_go_through_the_configured_proxy(fake):
+    data = os.urandom(5000)
+    nowhere = f"http://127.0.0.1:{free_port()}"  # nothing listens: only the proxy can answer
+    fake.routes[f"/v1/patches/{NAME}"] = lambda h: send_bytes(h, data)
+    client = UpstreamClient(nowhere, TOKEN, http_proxy=fake.url)
+    try:
+        assert read_download(client, NAME) == data
+        assert fake.seen[-1] == ("GET", f"{nowhere}/v1/patches/{NAME}", f"Bearer {TOKEN}")
+    finally:
+        client.close()
+    bypassed = UpstreamClient(nowhere, TOKEN, http_proxy=fake.url, no_proxy="127.0.0.0/8")
+    try:
+        with pytest.raises(UpstreamError) as caught:
+            bypassed.download(NAME)
+    finally:
+        bypassed.close()
+    assert "cannot reach upstream" in caught.value.message and not caught.value.fatal
+
+
+@pytest.mark.parametrize("status, fatal, words", [
+    (404, False, "upstream answered HTTP 404: no such patch (not-found)"),
+    (401, True, "upstream rejected the sync token (401): no such patch (not-found); it may be expired, "
+                "revoked or mistyped: set a valid sync_token"),
+    (403, True, "upstream refused access (403): no such patch (not-found)"),
+])
+def test_download_errors_say_what_the_upstream_said(fake, status, fatal, words):
+    fake.routes[f"/v1/patches/{NAME}"] = lambda h: send_json(h, status, {"error": "no such patch",
+                                                                         "code": "not-found"})
+    client = UpstreamClient(fake.url, TOKEN)
+    try:
+        with pytest.raises(UpstreamError) as caught:
+            client.download(NAME)
+    finally:
+        client.close()
+    assert caught.value.message == f"downloading {NAME}: {words}" and caught.value.fatal is fatal
+    assert TOKEN not in caught.value.message
+
+
+def test_a_stalled_download_times_out(fake):
+    release = threading.Event()
+    fake.routes[f"/v1/patches/{NAME}"] = lambda h: (release.wait(5), send_bytes(h, b"x"))
+    client = UpstreamClient(fake.url, TOKEN, timeout=(2, 0.5))
+    try:
+        with pytest.raises(UpstreamError) as caught:
+            client.download(NAME)
+    finally:
+        release.set()
+        client.close()
+    assert "timeout" in caught.value.message and not caught.value.fatal
