@@ -5,9 +5,14 @@ loopback with the server's thread count:
 - a bare Flask view returning the file with send_from_directory under waitress
   (wsgi.file_wrapper: the floor of Flask + waitress for downloads);
 - a bare Flask view answering {"patches": []} under waitress (the floor for a
-  check-in: one JSON request in, one small JSON answer out).
+  check-in: one JSON request in, one small JSON answer out);
+- two steps between that floor and a real check-in, to show where its time goes: the
+  same view after one `SELECT 1` on a pooled psycopg2 connection ("select"), and the
+  same view running our check-in statement (data/check_ins.py) through our pool
+  ("statement"), each with a pool of the server's default size.
 
-`python bench/references.py file|hello PORT THREADS [FOLDER]` runs one Flask reference.
+`python bench/references.py file|hello|select|statement PORT THREADS [FOLDER|DSN]`
+runs one Flask reference.
 """
 
 import os
@@ -52,7 +57,8 @@ def start_nginx(prefix, root, port):
 
 
 def start_flask(kind, port, threads, folder=""):
-    """One Flask reference (file or hello) under waitress; -> Popen."""
+    """One Flask reference (file, hello, select, statement) under waitress; `folder`
+    is the file reference's folder, or the DSN of the database ones; -> Popen."""
     return subprocess.Popen([sys.executable, os.path.abspath(__file__), kind, str(port), str(threads), folder],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -66,11 +72,40 @@ def _serve(kind, port, threads, folder):
         @app.get("/v1/patches/<filename>")
         def download(filename):
             return send_from_directory(folder, filename)
-    else:
+    elif kind == "hello":
         @app.post("/v1/client/<machine_id>/updates")
         def check_in(machine_id):
             return jsonify({"patches": []})
+    else:
+        _database_view(app, kind, folder)
     waitress.serve(app, host="127.0.0.1", port=port, threads=threads, _quiet=True)
+
+
+def _database_view(app, kind, dsn):
+    import hashlib
+    import json
+
+    from flask import jsonify, request
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    from livepatch_app.config import OPTIONS
+    from livepatch_app.data import check_ins
+    from livepatch_app.db import Database
+
+    db = Database(dsn, OPTIONS["dbconn_max"][0])
+
+    @app.post("/v1/client/<machine_id>/updates")
+    def check_in(machine_id):
+        body = json.loads(request.get_data())
+        with db.autocommit() as cur:
+            if kind == "select":
+                cur.execute("SELECT 1")
+                return jsonify({"patches": [] if cur.fetchone() else None})
+            token = request.headers["Authorization"].split()[-1]
+            report = {"kernel": body["kernel"], "architecture": body["architecture"]}
+            row = check_ins.record(cur, machine_id, hashlib.sha256(token.encode()).hexdigest(), report,
+                                   body["kernel"].rsplit("-", 1)[0], "generic")
+            return jsonify({"patches": [row["filename"]] if row else []})
 
 
 if __name__ == "__main__":
