@@ -53,6 +53,19 @@ def drop_database(admin_dsn, *names):
     conn.close()
 
 
+def sessions_named(dsn, application_name):
+    """How many sessions of this database carry this application_name (the server's
+    pool says "livepatch", the sync lock "livepatch-sync", ...)."""
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM pg_stat_activity"
+                        " WHERE application_name = %s AND datname = current_database()", (application_name,))
+            return cur.fetchone()[0]
+    finally:
+        conn.close()
+
+
 def wait_for(predicate, timeout=30, what="the condition", poll=0.02):
     """Polls predicate() every `poll` seconds until it returns something true, and
     returns that; AssertionError past the timeout. For tests: wait on the

@@ -43,24 +43,12 @@ def test_serve_logs_json_without_secrets(make_database, admin_users_entry, tmp_p
 
 def test_serve_opens_its_pool_before_the_first_request(make_database, admin_users_entry, tmp_path):
     """The pool is warm when serving starts: no request waits for a connect."""
-    import psycopg2
-
-    from livetest import start_serve_process, wait_for
+    from livetest import sessions_named, start_serve_process, wait_for
 
     dsn = make_database()
     process, url = start_serve_process(dsn, admin_users_entry, tmp_path, dbconn_max=3)
     try:
-        def pool_connections():
-            conn = psycopg2.connect(dsn)
-            try:
-                with conn.cursor() as cur:
-                    cur.execute("SELECT count(*) FROM pg_stat_activity"
-                                " WHERE application_name = 'livepatch' AND datname = current_database()")
-                    return cur.fetchone()[0]
-            finally:
-                conn.close()
-
-        assert wait_for(lambda: pool_connections() == 3, what="three pooled connections")
+        assert wait_for(lambda: sessions_named(dsn, "livepatch") == 3, what="three pooled connections")
     finally:
         process.terminate()
         process.wait(10)

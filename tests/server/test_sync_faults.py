@@ -10,10 +10,9 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-import psycopg2
 import pytest
 
-from livetest import free_port, wait_for
+from livetest import free_port, sessions_named, wait_for
 from livepatch_app.sync.client import UpstreamClient, UpstreamError
 
 NAME = "livepatch-5.15.0-107.117-generic-107.1-amd64.tar.bz2"
@@ -113,14 +112,7 @@ def trigger(server):
 
 def lock_waiters(dsn):
     """Sessions that hold or poll the sync run lock (RunLock's own connections)."""
-    conn = psycopg2.connect(dsn)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT count(*) FROM pg_stat_activity"
-                        " WHERE application_name = 'livepatch-sync' AND datname = current_database()")
-            return cur.fetchone()[0]
-    finally:
-        conn.close()
+    return sessions_named(dsn, "livepatch-sync")
 
 
 def held(server):
