@@ -69,8 +69,8 @@ def client_address(peer, forwarded, trusted):
     return str(current)
 
 
-# Every request asks, and a fleet comes from few peers: parsing addresses was a
-# tenth of a check-in's Python time. Bounded, and only short forwarded lists are kept.
+# Every request asks, and a fleet comes from few peers (haproxy's, most of all): the
+# answer is cached rather than parsed again. Bounded; only short forwarded lists are kept.
 _cached_client_address = functools.lru_cache(maxsize=4096)(client_address)
 _CACHED_FORWARDED_CHARS = 256
 

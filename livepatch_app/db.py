@@ -33,8 +33,8 @@ class Prepared:
     order of the PREPARE's $n. A prepared statement lives as long as its session,
     whatever becomes of the transaction that made it (PostgreSQL's PREPARE page),
     so the pool connection's set of names stays true. The pool connects straight to
-    PostgreSQL; a transaction-mode pooler in between would need this turned off.
-    Cursors of other connections (tests, tools) get the plain statement."""
+    PostgreSQL (a transaction-mode pooler such as pgbouncer in between is not
+    supported). Cursors of other connections (tests, tools) get the plain statement."""
 
     def __init__(self, name, sql, params):
         self.name, self.sql, self.keys = name, sql, [key for key, _ in params]
