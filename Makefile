@@ -45,9 +45,10 @@ bench: $(STAMP)
 	bash scripts/apt-ensure.sh wrk=wrk nginx=nginx-light curl=curl
 	$(PY) bench/bench.py
 
-# System packages the tests need (haproxy for the end-to-end tests).
+# System packages the tests need (haproxy for the end-to-end tests; promtool, from
+# Debian's prometheus package, checks the alert rules in monitoring/).
 system-deps:
-	bash scripts/apt-ensure.sh haproxy=haproxy unshare=util-linux
+	bash scripts/apt-ensure.sh haproxy=haproxy unshare=util-linux promtool=prometheus
 
 clean:
 	rm -rf build .livepatch

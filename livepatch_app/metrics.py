@@ -1,5 +1,7 @@
-"""A small Prometheus text-format registry: counters and histograms with labels.
-Thread-safe; rendered by GET /metrics."""
+"""A small Prometheus text-format registry: counters, gauges and histograms with
+labels. Thread-safe; rendered by GET /metrics. Counters keep the names given here
+(the text format adds no `_total`). The gauges of database, schema and sync state
+are set as /metrics is rendered (api/ops.py), from the database."""
 
 import threading
 
@@ -38,6 +40,34 @@ class Counter:
             items = sorted(self._values.items())
         if not self.label_names and not items:
             items = [((), 0)]
+        lines += [f"{self.name}{_labels(self.label_names, k)} {v}" for k, v in items]
+        return lines
+
+
+class Gauge:
+    """A value that goes up and down; a series not set (or cleared) is not rendered."""
+
+    def __init__(self, name, help_text, labels=()):
+        self.name, self.help, self.label_names = name, help_text, tuple(labels)
+        self._values = {}
+        self._lock = threading.Lock()
+
+    def set(self, value, **labels):
+        key = tuple(labels.get(n, "") for n in self.label_names)
+        with self._lock:
+            self._values[key] = value
+
+    def clear(self):
+        with self._lock:
+            self._values.clear()
+
+    def value(self, **labels):
+        return self._values.get(tuple(labels.get(n, "") for n in self.label_names))
+
+    def render(self):
+        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} gauge"]
+        with self._lock:
+            items = sorted(self._values.items())
         lines += [f"{self.name}{_labels(self.label_names, k)} {v}" for k, v in items]
         return lines
 
@@ -85,12 +115,31 @@ class Metrics:
         self.download_bytes = Counter("livepatch_server_patch_download_bytes_total", "Patch bytes served")
         self.cache_hits = Counter("livepatch_server_patch_cache_hits", "Patch cache hits")
         self.cache_misses = Counter("livepatch_server_patch_cache_misses", "Patch cache misses")
+        self.cache_errors = Counter("livepatch_server_patch_cache_errors_total",
+                                    "Patch cache failures by stage (open, write, verify, install); "
+                                    "the download was served from the store", ("stage",))
         self.db_errors = Counter("livepatch_server_database_errors_total", "Requests that failed because the database was unavailable")
         self.check_ins = Counter("livepatch_patch_ping_events", "Client check-ins", ("patch_state", "tier"))
         self.sync_runs = Counter("livepatch_server_sync_runs_total", "Patch sync runs by result", ("result",))
         self.sync_bytes = Counter("livepatch_server_sync_bytes_total", "Bytes fetched from the upstream server")
         self.sync_patches = Counter("livepatch_server_sync_patches_total", "Patches added by sync")
         self.contracts_errors = Counter("livepatch_server_contracts_token_error_count", "Failed contract token checks")
+        # Set as /metrics is rendered (api/ops.py): the state now, as the database holds it.
+        self.database_up = Gauge("livepatch_server_database_up",
+                                 "1 if the server reached its database for this scrape, else 0")
+        self.schema_upgrade_required = Gauge("livepatch_server_schema_upgrade_required",
+                                             "1 while the database schema is older than the code (the API answers "
+                                             "503 until the schema upgrade runs), else 0; absent if the database "
+                                             "is unreachable")
+        self.sync_enabled = Gauge("livepatch_server_sync_enabled", "1 if patch sync is enabled (patch_sync_enabled)")
+        self.sync_interval = Gauge("livepatch_server_sync_interval_seconds",
+                                   "The sync interval (sync_interval); absent when sync is disabled")
+        self.sync_last_run_success = Gauge("livepatch_server_sync_last_run_success",
+                                           "1 if the last finished sync run (of any unit) succeeded, 0 if it failed; "
+                                           "absent before the first finished run or when sync is disabled")
+        self.sync_last_success = Gauge("livepatch_server_sync_last_success_timestamp_seconds",
+                                       "Unix time the last successful sync run (of any unit) finished; absent "
+                                       "before the first success or when sync is disabled")
 
     def observe_request(self, seconds, rule, method, status):
         """One answered request; rule is the matched route template, or None."""

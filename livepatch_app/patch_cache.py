@@ -25,10 +25,14 @@ _TEMP_PREFIX = ".fill-"
 
 
 class PatchCache:
-    def __init__(self, path, max_bytes, ttl_seconds):
+    def __init__(self, path, max_bytes, ttl_seconds, on_error=None):
         self.path = os.path.abspath(path)
         self.max_bytes = max_bytes
         self.ttl = ttl_seconds
+        # on_error(stage): a failure the download survived ("write": a fill could not be
+        # created or written; "verify": the bytes streamed did not match their sha256;
+        # "install": a complete fill could not be renamed into place).
+        self._on_error = on_error or (lambda stage: None)
         self._lock = threading.Lock()
         self._entries = OrderedDict()  # sha256 -> (size, filled_at); least recently used first
         self._total = 0
@@ -36,14 +40,18 @@ class PatchCache:
         self._load()
 
     @classmethod
-    def from_config(cls, config, store_kind):
-        """The cache when configured for a postgres store, else None."""
+    def from_config(cls, config, store_kind, on_error=None):
+        """The cache when configured for a postgres store, else None; a cache folder
+        that cannot be used is reported to on_error("open")."""
         if not config.patch_cache_on or store_kind != "postgres":
             return None
         try:
-            return cls(config.patch_cache_path, config.patch_cache_size * 1024 * 1024, config.patch_cache_ttl)
+            return cls(config.patch_cache_path, config.patch_cache_size * 1024 * 1024, config.patch_cache_ttl,
+                       on_error)
         except OSError as exc:
             log.warning("patch cache disabled: cannot use %s: %s", config.patch_cache_path, exc.strerror)
+            if on_error:
+                on_error("open")
             return None
 
     def _load(self):
@@ -94,6 +102,7 @@ class PatchCache:
         try:
             out = open(temp, "wb")
         except OSError:
+            self._on_error("write")
             yield from chunks
             return
         digest, written, installed = hashlib.sha256(), 0, False
@@ -106,11 +115,15 @@ class PatchCache:
                     except OSError:  # disk full and the like: serve on, cache nothing
                         out.close()
                         out = None
+                        self._on_error("write")
                 written += len(data)
                 if written == size and out is not None:
                     out.close()
                     out = None
-                    installed = digest.hexdigest() == sha256 and self._install(temp, sha256, size)
+                    if digest.hexdigest() != sha256:
+                        self._on_error("verify")
+                    else:
+                        installed = self._install(temp, sha256, size)
                 elif written > size and installed:  # the source sent more than it said
                     installed = False
                     with self._lock:
@@ -131,6 +144,7 @@ class PatchCache:
         try:
             os.replace(temp, self._file(sha256))
         except OSError:
+            self._on_error("install")
             return False
         with self._lock:
             if sha256 in self._entries:
@@ -179,5 +193,7 @@ def for_app(app):
     if shared.patch_cache is None:
         with shared.lock:
             if shared.patch_cache is None:
-                shared.patch_cache = PatchCache.from_config(shared.config, getattr(shared.store, "kind", ""))
+                errors = shared.metrics.cache_errors
+                shared.patch_cache = PatchCache.from_config(shared.config, getattr(shared.store, "kind", ""),
+                                                            lambda stage: errors.inc(stage=stage))
     return shared.patch_cache

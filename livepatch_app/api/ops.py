@@ -1,5 +1,7 @@
 """Operational endpoints (no auth): banner, debug info/status, metrics, OpenAPI."""
 
+import threading
+
 from flask import Blueprint, Response, jsonify
 
 from .. import __version__, context
@@ -7,6 +9,7 @@ from ..db import DatabaseUnavailable
 from ..openapi_doc import document
 
 bp = Blueprint("ops", __name__)
+_state_lock = threading.Lock()  # one scrape at a time sets and renders the state gauges
 
 
 @bp.get("/")
@@ -56,9 +59,46 @@ def debug_status():
     return jsonify(body)
 
 
+def _refresh_state_gauges(metrics):
+    """Sets the gauges of database, schema and sync state from the database, now:
+    the schema through the schema gate (cached for a few seconds), the sync
+    outcome with one query. What cannot be known is left out, not guessed."""
+    config = context.config()
+    metrics.schema_upgrade_required.clear()
+    metrics.sync_interval.clear()
+    metrics.sync_last_run_success.clear()
+    metrics.sync_last_success.clear()
+    metrics.sync_enabled.set(1 if config.patch_sync_enabled else 0)
+    if config.patch_sync_enabled:
+        metrics.sync_interval.set(config.sync_interval)
+    status = _schema_status()
+    metrics.database_up.set(0 if status is None else 1)
+    if status is None:
+        return
+    metrics.schema_upgrade_required.set(1 if status.upgrade_required else 0)
+    if not config.patch_sync_enabled or status.upgrade_required:  # sync_runs may not be there yet
+        return
+    from ..data import sync_runs
+
+    try:
+        with context.db().transaction() as cur:
+            row = sync_runs.last_outcomes(cur)
+    except DatabaseUnavailable:
+        metrics.database_up.set(0)
+        return
+    if row["last_result"] is not None:
+        metrics.sync_last_run_success.set(1 if row["last_result"] == "success" else 0)
+    if row["last_success"] is not None:
+        metrics.sync_last_success.set(round(row["last_success"].timestamp(), 3))
+
+
 @bp.get("/metrics")
 def metrics():
-    return Response(context.metrics().render(), mimetype="text/plain; version=0.0.4")
+    registry = context.metrics()
+    with _state_lock:
+        _refresh_state_gauges(registry)
+        text = registry.render()
+    return Response(text, mimetype="text/plain; version=0.0.4")
 
 
 @bp.get("/v1/openapi.json")

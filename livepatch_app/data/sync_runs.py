@@ -54,3 +54,12 @@ def recent(cur, limit):
 def last_run(cur):
     cur.execute(f"SELECT {_COLUMNS} FROM sync_runs ORDER BY started_at DESC, id DESC LIMIT 1")
     return cur.fetchone()
+
+
+def last_outcomes(cur):
+    """-> {"last_result": the result of the last finished run or None,
+    "last_success": when the last successful run finished, or None}."""
+    cur.execute("""SELECT (SELECT result FROM sync_runs WHERE result <> 'running'
+                           ORDER BY finished_at DESC, id DESC LIMIT 1) AS last_result,
+                          (SELECT max(finished_at) FROM sync_runs WHERE result = 'success') AS last_success""")
+    return cur.fetchone()
