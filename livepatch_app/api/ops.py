@@ -5,6 +5,7 @@ import threading
 from flask import Blueprint, Response, jsonify
 
 from .. import __version__, context
+from ..data import sync_runs
 from ..db import DatabaseUnavailable
 from ..openapi_doc import document
 
@@ -78,8 +79,6 @@ def _refresh_state_gauges(metrics):
     metrics.schema_upgrade_required.set(1 if status.upgrade_required else 0)
     if not config.patch_sync_enabled or status.upgrade_required:  # sync_runs may not be there yet
         return
-    from ..data import sync_runs
-
     try:
         with context.db().transaction() as cur:
             row = sync_runs.last_outcomes(cur)
