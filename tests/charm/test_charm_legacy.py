@@ -18,7 +18,7 @@ from fakecontracts import FakeContracts
 sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
 from legacydump import LEGACY_OPTIONS, values  # noqa: E402
 
-from test_charm_hooks import BIND, lp  # noqa: E402,F401  (the configured leader fixture)
+BIND, INGRESS = "127.0.0.2", "10.20.30.40"
 
 # Where our default differs from the legacy one on purpose; docs/legacy-options.md says why.
 DIFFERENT_DEFAULTS = {"port", "log_level", "filestore_path", "patch_cache_on", "patchstore"}
@@ -114,6 +114,16 @@ def test_ignored_options_never_show_values():
 
 PROVIDER = {"database": "livepatch", "endpoints": "10.1.1.9:5432", "version": "14.12", "tls": "False",
             "username": "relation-3", "password": "pw"}
+
+
+@pytest.fixture
+def lp(juju, machine):
+    """A configured leader unit whose service (stand-in) answers on the website bind address,
+    with a resource token from get-resource-token (as in test_charm_hooks)."""
+    juju.bind("website", bind=BIND, ingress=INGRESS)
+    juju.config.update(url_template="http://lp.example/v1/patches/{filename}", port=machine.serve(BIND))
+    juju.leader_data["resource-token"] = "resource-token-from-get-resource-token"
+    return juju
 
 
 @pytest.fixture
