@@ -73,6 +73,13 @@ def test_the_legacy_dump_is_valid_and_ignores_nothing():
     assert validation.ignored_options(raw) == {}
 
 
+def test_the_verbatim_dump_fails_only_on_its_placeholder_url_template():
+    # The dump's url_template is its unit test's placeholder "template", not a URL.
+    with pytest.raises(validation.InvalidConfig) as caught:
+        validation.validate(dict(defaults(), **values()))
+    assert caught.value.problems == ["url_template must contain {filename}"]
+
+
 def test_file_is_the_filesystem_store():
     assert validation.validate(valid_config(patchstore="file"))["patchstore"] == "file"
     settings = validation.validate(valid_config(filebacked=True))
