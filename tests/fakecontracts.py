@@ -114,9 +114,10 @@ class _Server(ThreadingHTTPServer):
 
 
 class FakeContracts:
-    def __init__(self, host="127.0.0.1", port=0, strict_machine_id=True):
+    def __init__(self, host="127.0.0.1", port=0, strict_machine_id=True, tls=None):
         self.host = host
         self.port = port
+        self.tls = tls  # (certificate file, key file): serve HTTPS (an on-site server, private CA)
         self.strict_machine_id = strict_machine_id
         self.contracts = {}
         self.machines = {}
@@ -136,6 +137,12 @@ class FakeContracts:
 
         self._server = _Server((self.host, self.port), Handler)
         self.port = self._server.server_address[1]
+        if self.tls:
+            import ssl
+
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self.tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
@@ -154,7 +161,7 @@ class FakeContracts:
 
     @property
     def url(self):
-        return "http://%s:%d" % (self.host, self.port)
+        return "%s://%s:%d" % ("https" if self.tls else "http", self.host, self.port)
 
     # --- what it knows ----------------------------------------------------
     def add_contract_token(self, token, services=None, resources=(LIVEPATCH_ONPREM,),

@@ -134,9 +134,9 @@ def test_unreachable_contracts_server_names_the_proxy_settings(juju, pro_files, 
 
 def test_hanging_contracts_server_times_out(juju, pro_files, contracts_server, contract_token, monkeypatch):
     machine, before = attached_machine(contracts_server, pro_files, contract_token, contracts_server.url)
-    # the real exchange with a shorter default timeout (proxies=None, timeout=60)
-    assert actions.contracts.get_resource_token_for_machine.__defaults__ == (None, actions.contracts.TIMEOUT)
-    monkeypatch.setattr(actions.contracts.get_resource_token_for_machine, "__defaults__", (None, 0.5))
+    # the real exchange with a shorter default timeout (proxies=None, timeout=60, ca="")
+    assert actions.contracts.get_resource_token_for_machine.__defaults__ == (None, actions.contracts.TIMEOUT, "")
+    monkeypatch.setattr(actions.contracts.get_resource_token_for_machine, "__defaults__", (None, 0.5, ""))
     contracts_server.hang("resource")
     juju.run_action("get-resource-token")
     assert "did not answer within 0.5s" in juju.failure and "proxy settings" in juju.failure

@@ -37,6 +37,9 @@ def test_all_good_is_active():
 LADDER = [
     ({"paused": True}, ("blocked", "series upgrade in progress: run post-series-upgrade when done")),
     ({"sync_token_set": False}, ("blocked", "sync_token not set: run the get-resource-token action")),
+    ({"unsupported_store": "s3"},
+     ("blocked", "patchstore s3 is not supported: set patchstore=postgres (or filesystem); "
+                 "patches return by sync or the import folder")),
     ({"config_problem": "url_template not set"}, ("blocked", "url_template not set")),
     ({"config_problem": "invalid config: port must be between 1 and 65535, not 0"},
      ("blocked", "invalid config: port must be between 1 and 65535, not 0")),
@@ -129,3 +132,13 @@ def test_service_check_only_when_it_could_matter():
     assert needs_service_check(healthy(service_active=None, health_ok=None))
     assert not needs_service_check(healthy(schema_current=1, service_active=None, health_ok=None))
     assert not needs_service_check(healthy(paused=True, service_active=None, health_ok=None))
+
+
+def test_ignored_legacy_options_are_a_note_in_the_active_status():
+    assert assess(healthy(ignored_options=1)) == (
+        "active", "serving patches on :8080, 1 legacy option ignored: see juju debug-log")
+    assert assess(healthy(ignored_options=2, leader=True)) == (
+        "active", "serving patches on :8080 (leader), 2 legacy options ignored: see juju debug-log")
+    assert template_regex(PRECEDENCE[-1][1]).match(assess(healthy(ignored_options=2, leader=True))[1])
+    # not a problem: nothing else changes
+    assert assess(healthy(ignored_options=3, service_active=False))[0] == "blocked"

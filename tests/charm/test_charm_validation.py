@@ -65,7 +65,7 @@ def test_url_template_must_be_http():
         ("psql_dbname", "live patch", "psql_dbname must be a database name"),
         ("psql_dbname", "x" * 64, "psql_dbname must be a database name"),
         ("psql_roles", "ok,not ok", "psql_roles 'not ok' is not a valid role name"),
-        ("patchstore", "s3", "patchstore must be one of postgres, filesystem, file, not 's3'"),
+        ("patchstore", "ceph", "patchstore must be one of postgres, filesystem, not 'ceph'"),
         ("filestore_path", "patches", "filestore_path must be an absolute path"),
         ("filestore_path", "/srv/../etc", "filestore_path must be an absolute path"),
         ("patch_cache_on", "maybe", "patch_cache_on must be true or false"),

@@ -64,9 +64,10 @@ def _fetch_resource_token(options, proxies):
     3. a contract token from the ua relation (ua-token interface), as in 1.
     """
     default_url = options["contract_server_url"]
+    ca = options.get("contracts_ca") or ""
     contract_token = (hookenv.action_get("contract-token") or "").strip()
     if contract_token:
-        token = contracts.get_resource_token(contract_token, default_url, proxies=proxies)
+        token = contracts.get_resource_token(contract_token, default_url, proxies=proxies, ca=ca)
         return token, SOURCE_PARAMETER, default_url
     try:
         attached = pro.attachment()
@@ -78,12 +79,12 @@ def _fetch_resource_token(options, proxies):
     if attached is not None:
         url = attached.contract_url or default_url
         token = contracts.get_resource_token_for_machine(
-            attached.machine_token, attached.machine_id, url, proxies=proxies
+            attached.machine_token, attached.machine_id, url, proxies=proxies, ca=ca
         )
         return token, SOURCE_ATTACHMENT, url
     contract_token = _ua_token()
     if contract_token:
-        token = contracts.get_resource_token(contract_token, default_url, proxies=proxies)
+        token = contracts.get_resource_token(contract_token, default_url, proxies=proxies, ca=ca)
         return token, SOURCE_UA_RELATION, default_url
     raise ActionError(NOT_ATTACHED)
 
@@ -99,7 +100,7 @@ def get_resource_token():
     _require_leader("get-resource-token")
     try:
         options = validation.validate_options(
-            hookenv.config(), ("contract_server_url", "http_proxy", "https_proxy", "no_proxy", "sync_token")
+            hookenv.config(), ("contract_server_url", "contracts_ca", "http_proxy", "https_proxy", "no_proxy", "sync_token")
         )
     except validation.InvalidConfig as exc:
         raise ActionError(exc.status_message) from None

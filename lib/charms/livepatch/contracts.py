@@ -21,6 +21,7 @@ message ever contains a token. Only the standard library is used.
 import json
 import platform
 import socket
+import ssl
 import urllib.error
 import urllib.request
 from urllib.parse import quote, urlsplit
@@ -94,16 +95,27 @@ def proxies(options, environ):
     return {key: environ.get(name, "") for key, name in JUJU_PROXY_ENV.items()}
 
 
-def _opener(url, proxies):
-    """urllib opener honouring the charm's proxy options (and no_proxy)."""
+def tls_context(ca=""):
+    """TLS verification for contracts calls: the system's CAs, plus the contracts_ca
+    option's PEM certificates (an on-site contracts server with a private CA; the
+    newer charms' contracts.ca, livepatch-facts section 2)."""
+    context = ssl.create_default_context()
+    if ca:
+        context.load_verify_locations(cadata=ca)
+    return context
+
+
+def _opener(url, proxies, ca=""):
+    """urllib opener honouring the charm's proxy options (and no_proxy) and contracts_ca."""
+    handlers = [urllib.request.HTTPSHandler(context=tls_context(ca))]
     proxies = {k: v for k, v in (proxies or {}).items() if v}
     if not proxies:
-        return urllib.request.build_opener()  # the environment's proxies, if any
+        return urllib.request.build_opener(*handlers)  # the environment's proxies, if any
     host = urlsplit(url).hostname or ""
     no_proxy = proxies.pop("no", "")
     if no_proxy and urllib.request.proxy_bypass_environment(host, {"no": no_proxy}):
-        return urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    return urllib.request.build_opener(urllib.request.ProxyHandler(proxies))
+        return urllib.request.build_opener(urllib.request.ProxyHandler({}), *handlers)
+    return urllib.request.build_opener(urllib.request.ProxyHandler(proxies), *handlers)
 
 
 def shown(url):
@@ -171,12 +183,12 @@ def _call(opener, request, step, server, timeout, secrets, fix_401):
     return data
 
 
-def get_resource_token(contract_token, url, proxies=None, timeout=TIMEOUT, release=None):
+def get_resource_token(contract_token, url, proxies=None, timeout=TIMEOUT, release=None, ca=""):
     """Contract token -> machine token -> livepatch-onprem resource token."""
     if not contract_token:
         raise ContractError("no contract token given")
     url = url.rstrip("/")
-    opener = _opener(url, proxies)
+    opener = _opener(url, proxies, ca)
     secrets = [contract_token]
 
     request = urllib.request.Request(
@@ -197,12 +209,12 @@ def get_resource_token(contract_token, url, proxies=None, timeout=TIMEOUT, relea
     return _resource_token(opener, url, machine_token, MACHINE_ID, timeout, secrets, FIX_CONTRACT_TOKEN)
 
 
-def get_resource_token_for_machine(machine_token, machine_id, url, proxies=None, timeout=TIMEOUT):
+def get_resource_token_for_machine(machine_token, machine_id, url, proxies=None, timeout=TIMEOUT, ca=""):
     """An attached machine's token and id -> livepatch-onprem resource token (one GET)."""
     if not machine_token or not machine_id:
         raise ContractError("no machine token or machine id given")
     url = url.rstrip("/")
-    opener = _opener(url, proxies)
+    opener = _opener(url, proxies, ca)
     return _resource_token(opener, url, machine_token, machine_id, timeout, [machine_token], FIX_ATTACHMENT)
 
 

@@ -21,12 +21,19 @@ WAITING_LEADER = "waiting for the leader to initialise the database"
 SCHEMA_UPGRADE = "schema upgrade required: run the schema-upgrade action on the leader"
 SYNC_TOKEN_MISSING = "sync_token not set: run the get-resource-token action"
 SERVICE_DOWN = "livepatch service not running: see journalctl -u livepatch"
+# The legacy charm's object stores (real-charms-facts section 1): nothing here can serve
+# them, and the patches they hold come back by sync or through the import folder.
+UNSUPPORTED_STORE = (
+    "patchstore {store} is not supported: set patchstore=postgres (or filesystem); "
+    "patches return by sync or the import folder"
+)
 
 PRECEDENCE = (
     ("blocked", PAUSED),
     # First on a fresh deployment, as with the legacy charm (real-charms-facts §8): the
     # action needs neither url_template nor the database.
     ("blocked", SYNC_TOKEN_MISSING),
+    ("blocked", UNSUPPORTED_STORE.format(store="<s3 or swift>")),
     ("blocked", URL_TEMPLATE_MISSING),
     ("blocked", "invalid config: <what>"),
     ("blocked", BOTH_DATABASES),
@@ -40,7 +47,7 @@ PRECEDENCE = (
     ("maintenance", "<what the unit is doing>"),
     ("blocked", SERVICE_DOWN),
     ("waiting", "service not ready: <why>"),
-    ("active", "serving patches on :<port>[ (leader)]"),
+    ("active", "serving patches on :<port>[ (leader)][, <N> legacy option(s) ignored: see juju debug-log]"),
 )
 
 
@@ -48,6 +55,8 @@ PRECEDENCE = (
 class Facts:
     paused: bool = False  # between pre- and post-series-upgrade
     config_problem: Optional[str] = None  # InvalidConfig.status_message
+    unsupported_store: Optional[str] = None  # patchstore s3 or swift
+    ignored_options: int = 0  # legacy options set here to no effect (validation.IGNORED)
     db_related: bool = False  # over db or database
     db_both: bool = False  # over db and database at once
     roles_over_db: bool = False  # psql_roles set while related over db
@@ -71,6 +80,8 @@ def assess(facts):
         return "blocked", PAUSED
     if facts.sync_enabled and not facts.sync_token_set:
         return "blocked", SYNC_TOKEN_MISSING
+    if facts.unsupported_store:
+        return "blocked", UNSUPPORTED_STORE.format(store=facts.unsupported_store)
     if facts.config_problem:
         return "blocked", facts.config_problem
     if facts.db_both:
@@ -99,6 +110,9 @@ def assess(facts):
     if facts.health_ok is False:
         return "waiting", f"service not ready: {facts.health_reason}"
     suffix = " (leader)" if facts.leader else ""
+    if facts.ignored_options:
+        options = "option" if facts.ignored_options == 1 else "options"
+        suffix += f", {facts.ignored_options} legacy {options} ignored: see juju debug-log"
     return "active", f"serving patches on :{facts.port}{suffix}"
 
 

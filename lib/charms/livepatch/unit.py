@@ -10,15 +10,16 @@ import hashlib
 import os
 from importlib import metadata
 
-from charmhelpers.core import hookenv
+from charmhelpers.core import hookenv, unitdata
 from charms.reactive.helpers import data_changed
 
-from . import bootstrap, leader, network, paths, render, schema, service, status, system, validation
+from . import bootstrap, contracts, leader, network, paths, render, schema, service, status, system, validation
 from . import website as website_services
 
 PAUSED_FLAG = "livepatch.paused"  # set between pre- and post-series-upgrade
 RESTART_KEY = "livepatch.restart-inputs"
 UNIT_FILE_KEY = "livepatch.unit-file"
+IGNORED_KEY = "livepatch.ignored-options"  # {option: value hash} already logged
 SERVER_DIST = "livepatch-app"
 
 
@@ -56,8 +57,10 @@ def converge(db, database, website, paused=False):
         # The running service (if any) keeps its last good config.
         hookenv.log("config problems: " + "; ".join(exc.problems), hookenv.WARNING)
         facts.config_problem = exc.status_message
+        facts.unsupported_store = exc.unsupported_store
         return status.assess(facts)
     facts.port = settings["port"]
+    facts.ignored_options = len(log_ignored_options(raw))
 
     related = [name for name, endpoint in (("db", db), ("database", database)) if _related(endpoint)]
     facts.db_related = bool(related)
@@ -109,6 +112,23 @@ def converge(db, database, website, paused=False):
     return status.assess(facts)
 
 
+def log_ignored_options(raw):
+    """Log each legacy option set here to no effect, once per change of its value
+    (validation.IGNORED) -> {name: why} of all such options now."""
+    ignored = validation.ignored_options(raw)
+    store = unitdata.kv()
+    logged = store.get(IGNORED_KEY) or {}
+    now = {}
+    for name, why in ignored.items():
+        # A hash, not the value: some are secrets (s3_secret_key, event_bus_client_key...).
+        now[name] = hashlib.sha256(repr(raw.get(name)).encode("utf-8")).hexdigest()
+        if logged.get(name) != now[name]:
+            hookenv.log(f"legacy option {name} is set but has no effect here: {why}", hookenv.WARNING)
+    if now != logged:
+        store.set(IGNORED_KEY, now)
+    return ignored
+
+
 def _sync_state(raw, resource_token):
     """(sync on, sync token there), from the two options alone: checked before the rest
     of the config, so that a fresh unit first asks for the token."""
@@ -143,6 +163,9 @@ def _related(endpoint):
 def _render(settings, dsn, listen, is_leader, resource_token, proxies):
     charm = hookenv.charm_dir()
     unit_name = hookenv.local_unit()
+    # Sync goes through the charm's proxies, else the model's (as contracts calls do).
+    settings = dict(settings, **{f"{key}_proxy": value for key, value in
+                                 contracts.proxies(settings, os.environ).items()})
     config_context = render.config_context(
         settings,
         database_url=dsn,

@@ -126,6 +126,26 @@ def _ancestors(path):
         path = os.path.dirname(path)
 
 
+def config_file_settings(data, app):
+    """The settings of a `juju config --file` / `deploy --config` YAML file.
+
+    Like Juju's application facade (apiserver/facades/client/application:
+    ParseSettingsYAML, else charmConfigFromConfigValues): the mapping under the
+    application's name; else, when the file is `juju config <app>` output (a
+    `settings` mapping of option -> {value, default, ...}; its `application`,
+    `charm` and `application-config` are not read), each option's `value`,
+    options without one skipped. Unknown options are refused later, as Juju does.
+    A plain mapping without the application's name is taken as the settings (the
+    simulator's shorthand; Juju says `no settings found`)."""
+    if not isinstance(data, dict):
+        raise SimError('no settings found for "%s"' % app)
+    if isinstance(data.get(app), dict):
+        return data[app]
+    if isinstance(data.get("settings"), dict) and all(isinstance(v, dict) for v in data["settings"].values()):
+        return {key: spec["value"] for key, spec in data["settings"].items() if "value" in spec}
+    return data
+
+
 def parse_config_args(options, items, app):
     values = {}
     for item in items or []:
@@ -134,8 +154,7 @@ def parse_config_args(options, items, app):
             values[key] = parse_option(options, key, raw)
         elif os.path.isfile(item):
             data = yaml.safe_load(open(item)) or {}
-            section = data.get(app, data) if isinstance(data, dict) else {}
-            for key, value in (section or {}).items():
+            for key, value in config_file_settings(data, app).items():
                 values[key] = check_option_value(options, key, value)
         else:
             raise SimError('--config: expected key=value or a YAML file, got "%s"' % item)

@@ -15,7 +15,8 @@ service sees the unit's private paths) that:
   RestartSec=, within StartLimitBurst=/StartLimitIntervalSec=;
 - on stop sends KillSignal= to the main process group, SIGKILL after TimeoutStopSec=;
 - writes the service's stdout/stderr to <unit dir>/journal/<name>.log.
-Hardening options (ProtectSystem=, PrivateTmp=, NoNewPrivileges= ...) are ignored.
+AmbientCapabilities= is honoured (setpriv); other hardening options (ProtectSystem=,
+PrivateTmp=, NoNewPrivileges= ...) are ignored.
 
 Like systemd, a unit file is read once ("loaded"); after the file changes the old
 definition stays in use, with systemd's warning, until `systemctl daemon-reload`.
@@ -32,6 +33,7 @@ import os
 import pwd
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -536,6 +538,12 @@ def credentials(cfg):
     return uid, gid, extra
 
 
+def ambient_capabilities(cfg):
+    """AmbientCapabilities= as setpriv's list (+net_bind_service,...), or None."""
+    names = [c for c in str(cfg.get("AmbientCapabilities") or "").split() if c.upper().startswith("CAP_")]
+    return ",".join("+" + c.lower()[4:] for c in names) or None
+
+
 def popen_command(line, name, cfg, env, log, privileged=False):
     argv, flags = expand_command(line, name, cfg, env)
     if not argv:
@@ -544,7 +552,17 @@ def popen_command(line, name, cfg, env, log, privileged=False):
     creds = credentials(cfg)
     if creds and "+" not in flags and not privileged:
         uid, gid, extra = creds
-        kwargs.update(user=uid, group=gid, extra_groups=extra)
+        caps = ambient_capabilities(cfg)
+        if caps:
+            # AmbientCapabilities= (e.g. CAP_NET_BIND_SERVICE for a port below 1024): the
+            # process runs as User= with those capabilities, through util-linux's setpriv.
+            groups = ["--groups", ",".join(str(g) for g in extra)] if extra else ["--clear-groups"]
+            inner = [argv[0]] + argv[2:] if "@" in flags and len(argv) > 1 else argv
+            argv = ([shutil.which("setpriv") or "/usr/bin/setpriv", "--reuid", str(uid), "--regid", str(gid)]
+                    + groups + ["--inh-caps", caps, "--ambient-caps", caps, "--"] + inner)
+            flags = flags.replace("@", "")
+        else:
+            kwargs.update(user=uid, group=gid, extra_groups=extra)
     cwd = cfg.get("WorkingDirectory")
     if cwd:
         optional = cwd.startswith("-")

@@ -118,6 +118,39 @@ def test_config(sim):
     assert len(sim.hooks_run("app/0")) == before
 
 
+def test_config_file_takes_the_app_section_or_juju_config_output(sim, tmp_path):
+    """juju config --file: `<app>: {key: value}`, or what `juju config <app>` prints
+    (Juju's application facade: charmConfigFromConfigValues reads `settings.<key>.value`)."""
+    section = tmp_path / "section.yaml"
+    section.write_text("app:\n  message: from a section\n  count: 6\n")
+    sim.run("config", "app", "--file", str(section))
+    assert sim.json("config", "app", "message") == "from a section"
+    dump = {
+        "application": "app", "charm": "simtest",
+        "application-config": {"trust": {"default": False, "type": "bool", "value": False}},
+        "settings": {
+            "message": {"default": "hello", "source": "user", "type": "string", "value": "from a dump"},
+            "count": {"default": 1, "source": "user", "type": "int", "value": 7},
+            "nodefault": {"source": "unset", "type": "string"},  # no value: skipped
+        },
+    }
+    dumped = tmp_path / "dump.yaml"
+    dumped.write_text(yaml.safe_dump(dump))
+    sim.run("config", "app", "--file", str(dumped))
+    sim.wait()
+    config = sim.json("config", "app")
+    assert (config["message"], config["count"], config["nodefault"]) == ("from a dump", 7, None)
+    # an option the charm lacks: refused, and nothing of the file is set
+    dump["settings"]["count"]["value"] = 8
+    dump["settings"]["legacy_only"] = {"default": "", "source": "default", "type": "string", "value": ""}
+    dumped.write_text(yaml.safe_dump(dump))
+    bad = sim.run("config", "app", "--file", str(dumped), check=False)
+    assert bad.returncode == 1 and 'unknown option "legacy_only"' in bad.stderr
+    assert sim.json("config", "app", "count") == 7
+    sim.run("config", "app", "--reset", "message,count")
+    sim.wait()
+
+
 def test_relation_data_and_ordering(sim):
     sim.run("relate", "client:backend", "app:api")
     sim.wait()

@@ -63,6 +63,37 @@ def test_service_runs_as_its_user_on_each_unit(sim):
         "svc/0", "/etc/systemd/system/multi-user.target.wants/simtest.service"))
 
 
+def test_ambient_capabilities_let_the_user_bind_a_low_port(tmp_path):
+    """AmbientCapabilities=CAP_NET_BIND_SERVICE with User=nobody: the process is nobody and
+    can listen below 1024 (the livepatch charm's unit for port 80); without it, it cannot."""
+    from simlib.systemd import popen_command
+
+    script = ("import os, socket; s = socket.socket(); "
+              "s.bind(('127.0.0.1', int(os.environ['LOW_PORT']))); print('bound', os.getuid())")
+    low = next(p for p in range(900, 1000) if _free("127.0.0.1", p))
+    env = {"PATH": "/usr/bin:/bin", "LOW_PORT": str(low)}
+    results = []
+    for cfg in ({"User": "nobody", "AmbientCapabilities": "CAP_NET_BIND_SERVICE"}, {"User": "nobody"}):
+        log = open(tmp_path / "out.log", "w+")
+        proc, _ = popen_command("/usr/bin/python3 -c \"%s\"" % script, "t.service", dict(cfg), env, log)
+        proc.wait(timeout=30)
+        log.seek(0)
+        results.append((proc.returncode, log.read()))
+    assert results[0] == (0, "bound 65534\n"), results[0]
+    assert results[1][0] != 0 and "Permission denied" in results[1][1]
+
+
+def _free(host, port):
+    import socket
+
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def test_systemctl_verbs(sim):
     script = """
 systemctl is-active simtest; echo "rc=$?"
