@@ -54,7 +54,7 @@ LIFECYCLE = ["install", "config-changed", "start", "stop", "upgrade-charm", "upd
 def test_hooks_for_every_event(charm):
     metadata = read_yaml(charm, "metadata.yaml")
     endpoints = [*metadata.get("requires", {}), *metadata.get("provides", {}), *metadata.get("peers", {})]
-    assert sorted(endpoints) == ["database", "db", "ua", "website"]
+    assert sorted(endpoints) == ["database", "db", "nrpe-external-master", "ua", "website"]
     expected = list(LIFECYCLE)
     for endpoint in endpoints:
         expected += [f"{endpoint}-relation-{event}" for event in ("created", "joined", "changed", "departed", "broken")]
@@ -176,12 +176,13 @@ import charmhelpers.osplatform
 charmhelpers.osplatform.get_platform = lambda: "ubuntu"  # this test machine is Debian; units are Ubuntu
 import bcrypt, click, flask, jinja2, psycopg2, psycopg2.extensions, requests, waitress, yaml
 import charms.reactive, charmhelpers.core.hookenv, charmhelpers.core.host, charmhelpers.core.unitdata
+import charmhelpers.contrib.charmsupport.nrpe
 import livepatch_app, livepatch_app.cli, livepatch_app.app, livepatch_app.serve, livepatch_app.schema
 assert livepatch_app.__file__.startswith(sys.prefix), "server not installed in the venv: " + livepatch_app.__file__
 assert bcrypt.checkpw(b"pw", bcrypt.hashpw(b"pw", bcrypt.gensalt(4)))
 for module in ("charms.livepatch.unit", "charms.livepatch.actions", "charms.livepatch.configflags",
                "charms.livepatch.pro", "charms.livepatch.website",
-               "reactive.livepatch", "relations.pgsql.requires", "relations.http.provides",
+               "charms.livepatch.nrpe", "reactive.livepatch", "reactive.nrpe", "relations.pgsql.requires", "relations.http.provides",
                "relations.ua-token.requires", "relations.postgresql_client.requires"):
     importlib.import_module(module)
 print("imports ok", sys.version_info[:2])
