@@ -52,6 +52,11 @@ DEFAULT_PRIVATE_PATHS = [
     # the Ubuntu Pro client's state is the machine's (real-charms-facts.md section 3)
     "/var/lib/ubuntu-advantage",
     "/etc/ubuntu-advantage",
+    # NRPE's (the nrpe stand-in and charmhelpers.contrib.charmsupport.nrpe write there;
+    # /etc/nagios is in the machine's /etc)
+    "/var/lib/nagios",
+    "/var/log/nagios",
+    "/usr/local/lib/nagios",
     "/run",
 ]
 
