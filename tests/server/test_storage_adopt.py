@@ -44,7 +44,7 @@ def test_filesystem_to_postgres_and_back(make_server, make_database, tmp_path):
     database = make_database()
     store = tmp_path / "livepatch"
     store.mkdir()
-    old = make_server(database_url=database, patchstore="file", filestore_path=str(store))
+    old = make_server(database_url=database, patchstore="file", filestore_path=str(store), patch_cache_on=False)
     uploaded = os.urandom(5000)
     assert old.admin("PUT", "/v1/admin/patches/" + name("101.1"), data=uploaded).status_code == 201
     # The legacy charm's files: under their own names, one with a sha256sum sidecar.
@@ -53,7 +53,6 @@ def test_filesystem_to_postgres_and_back(make_server, make_database, tmp_path):
     (store / name("103.1")).write_bytes(sidecar)
     (store / (name("103.1") + ".sha256")).write_text(f"{hashlib.sha256(sidecar).hexdigest()}  {name('103.1')}\n")
     (store / "README").write_text("not a patch")
-    old.stop()
 
     # The upgrade: the legacy files join the filesystem store they lie in.
     code, out, err = adopt(tmp_path, database, "file", store, "--legacy-folder", str(store))
@@ -70,17 +69,23 @@ def test_filesystem_to_postgres_and_back(make_server, make_database, tmp_path):
                            "--from-folder", str(store))
     assert code == 0, err
     assert sorted(out["moved"]) == [name("101.1"), name("102.1"), name("103.1")] and out["failed"] == []
-    pg = make_server(database_url=database, patchstore="postgres")
+    # The service still running on the filesystem config serves the moved patches too
+    # (the charm restarts it right after the move).
+    assert download(old, name("101.1")) == uploaded
+    assert download(old, name("102.1")) == legacy
+    old.stop()
+    back = tmp_path / "patches"
+    pg = make_server(database_url=database, patchstore="postgres", filestore_path=str(back), patch_cache_on=False)
     assert all(key.startswith("blob:") for key in keys(pg).values())
     assert download(pg, name("101.1")) == uploaded
     assert download(pg, name("102.1")) == legacy
     assert download(pg, name("103.1")) == sidecar
-    pg.stop()
 
     # And back: postgres -> a new folder.
-    back = tmp_path / "patches"
     code, out, err = adopt(tmp_path, database, "filesystem", back)
     assert code == 0 and len(out["moved"]) == 3, (out, err)
+    assert download(pg, name("103.1")) == sidecar  # the postgres service reads the new files too
+    pg.stop()
     fs = make_server(database_url=database, patchstore="filesystem", filestore_path=str(back))
     assert not any(key.startswith("blob:") for key in keys(fs).values())
     assert download(fs, name("102.1")) == legacy
