@@ -65,7 +65,7 @@ def legacy_mount_point():
     try:
         yield "/livepatch"
     finally:
-        if made:
+        if made and os.path.isdir("/livepatch"):
             os.rmdir("/livepatch")  # the units' files were in their private copies
 
 
