@@ -50,8 +50,8 @@ def simulated_model(prefix, juju_version=None, ingress_offset=None, private_path
             args += ["--juju-version", juju_version]
         if ingress_offset:
             args += ["--ingress-offset", str(ingress_offset)]
-        for path in private_paths:
-            args += ["--private-path", path]
+        for private in private_paths:
+            args += ["--private-path", private]
         sim.run(*args)
         yield sim
     finally:

@@ -65,7 +65,7 @@ def legacy_mount_point():
     try:
         yield "/livepatch"
     finally:
-        if made and os.path.isdir("/livepatch"):
+        if made:
             os.rmdir("/livepatch")  # the units' files were in their private copies
 
 
