@@ -1,4 +1,4 @@
-"""`python -m livepatch_app`: serve, schema upgrade|check|version, dev."""
+"""`python -m livepatch_app`: serve, schema upgrade|check|version, storage adopt, dev."""
 
 import json
 import sys
@@ -102,6 +102,44 @@ def check(database, config_path):
 def version(database, config_path):
     """Print {"current", "required", "upgrade-required"} as JSON."""
     click.echo(json.dumps(_schema_call("status", database, config_path).as_dict()))
+
+
+@main.group()
+def storage():
+    """The patch store."""
+
+
+@storage.command()
+@click.option("--config", "config_path", type=click.Path(), required=True,
+              help="the config whose patchstore / filestore_path to move onto.")
+@click.option("--legacy-folder", "legacy_folders", multiple=True, type=click.Path(),
+              help="a folder of patch files under their own names (the legacy /livepatch/) to import.")
+@click.option("--from-folder", "from_folders", multiple=True, type=click.Path(),
+              help="a filesystem store folder the patches' bytes may be in now.")
+def adopt(config_path, legacy_folders, from_folders):
+    """Bring every patch onto the configured store (sha256 checked); JSON out, exit 1
+    when a patch could not be moved, 2 when the schema is not current."""
+    from .db import Database
+    from .storage import make_store
+    from .storage.adopt import adopt as run
+
+    config = _load(config_path)
+    if not config.database_url:
+        _fail("invalid database_url: not set (config file or LIVEPATCH_DATABASE_URL)")
+    status = _schema_call("status", None, config_path)
+    if status.current != status.required:
+        _fail(f"the database schema is {status.current}, this server needs {status.required}: "
+              "upgrade the schema first", 2)
+    db = Database(config.database_url, max_connections=2)
+    try:
+        result = run(db, make_store(config, db), legacy_folders, from_folders)
+    except DatabaseUnavailable as exc:
+        _fail(f"database unavailable: {exc}")
+    finally:
+        db.close()
+    click.echo(json.dumps(result))
+    if result["failed"]:
+        sys.exit(1)
 
 
 @main.command()

@@ -91,7 +91,9 @@ def _open(patch, start, end):
     cache = for_app(current_app)
     if cache is None:
         open_file = getattr(store, "open_file", None)
-        return open_file(patch["storage_key"]) if open_file else store.open(patch["storage_key"], start, end)
+        if open_file and store.holds(patch["storage_key"]):
+            return open_file(patch["storage_key"])
+        return store.open(patch["storage_key"], start, end)
     metrics = context.metrics()
     sha256, size = patch["sha256"].strip(), patch["size"]
     handle = cache.open_file(sha256)

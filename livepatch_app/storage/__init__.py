@@ -11,6 +11,7 @@ Interface of both backends:
   open(key, start=0, end=None) -> iterator of bytes [start, end); FileNotFoundError if absent
   delete(key)                      (absent keys are fine)
   sweep(cur, older_than_minutes)   -> number of unreferenced blobs/files removed
+  holds(key)                       -> whether the key is this store's own kind
 """
 
 import hashlib
@@ -90,10 +91,13 @@ def file_chunks(handle, start=0, end=None):
 
 
 def make_store(config, db):
-    if config.store_type == "filesystem":
-        from .filesystem import FilesystemStore
-
-        return FilesystemStore(config.filestore_path)
+    """The configured store; it also reads the other kind's keys (a `blob:<n>` key in
+    PostgreSQL, a file key in filestore_path): while the charm moves patches onto
+    another store (storage/adopt.py), a patch points at its new copy before this
+    service restarts on the new config, and must still download."""
+    from .filesystem import FilesystemStore
     from .postgres import PostgresStore
 
-    return PostgresStore(db)
+    if config.store_type == "filesystem":
+        return FilesystemStore(config.filestore_path, fallback=PostgresStore(db))
+    return PostgresStore(db, fallback=FilesystemStore(config.filestore_path))

@@ -23,8 +23,13 @@ _KEY_RE = re.compile(r"[0-9a-f]{16}-[A-Za-z0-9._-]+|[0-9a-f]{32}")
 class FilesystemStore:
     kind = "filesystem"
 
-    def __init__(self, root):
+    def __init__(self, root, fallback=None):
         self.root = os.path.abspath(root)
+        self.fallback = fallback  # reads the keys of the other store (make_store)
+
+    @staticmethod
+    def holds(key):
+        return not str(key).startswith("blob:")
 
     def _path(self, key):
         if not isinstance(key, str) or not _KEY_RE.fullmatch(key) or ".." in key:
@@ -55,6 +60,8 @@ class FilesystemStore:
         return Stored(key, reader.sha256, reader.size)
 
     def open(self, key, start=0, end=None):
+        if self.fallback is not None and not self.holds(key):
+            return self.fallback.open(key, start, end)
         # Opened here, not lazily: a missing file fails now, before any header is sent.
         return file_chunks(self.open_file(key), start, end)
 

@@ -13,9 +13,14 @@ ID_BLOCK = 32  # blob ids taken from the sequence at a time: one query per that 
 class PostgresStore:
     kind = "postgres"
 
-    def __init__(self, db):
+    def __init__(self, db, fallback=None):
         self.db = db
+        self.fallback = fallback  # reads the keys of the other store (make_store)
         self._ids, self._ids_lock = [], threading.Lock()
+
+    @staticmethod
+    def holds(key):
+        return str(key).startswith("blob:")
 
     def save(self, stream, max_bytes=None, name=None):
         reader = HashingReader(stream, max_bytes)
@@ -36,6 +41,8 @@ class PostgresStore:
 
     def open(self, key, start=0, end=None):
         """Yields the bytes [start, end) of a stored blob, a chunk per query."""
+        if self.fallback is not None and not self.holds(key):
+            return self.fallback.open(key, start, end)
         blob_id = _blob_id(key)
         with self.db.transaction() as cur:
             size = blobs.chunk_size(cur, blob_id)

@@ -368,8 +368,13 @@ with open(state_file, "w") as handle:
         self.build_venv("3.10")
         cli = self.path("venv-python")
         self.schema_file = self.path("schema.json")
+        self.adopt_file = self.path("adopt.json")
+        self.set_adopt()
         with open(cli, "w") as handle:
-            handle.write(f"#!/bin/sh\ncat {self.schema_file}\n")
+            # `storage adopt` (patchstore.py) answers adopt.json, exit adopt.rc; the rest schema.json
+            handle.write(f"#!/bin/sh\ncase \"$*\" in *'storage adopt'*)\n"
+                         f"  echo \"$*\" >> {self.adopt_file}.calls; cat {self.adopt_file}; "
+                         f"exit $(cat {self.adopt_file}.rc);;\nesac\ncat {self.schema_file}\n")
         os.chmod(cli, 0o755)
         monkeypatch.setattr(paths, "venv_python", lambda charm=None: cli)
         self.set_schema(3, 3)
@@ -395,6 +400,22 @@ with open(state_file, "w") as handle:
 
         with open(os.path.join(self.venv, bootstrap.MARKER), "w") as handle:
             json.dump({"python": python, "built": f"{time.time():.6f}"}, handle)
+
+    def set_adopt(self, exit_code=0, **result):
+        """What `storage adopt` prints and its exit code."""
+        data = {"store": "postgres", "imported": [], "present": [], "moved": [], "failed": []}
+        data.update(result)
+        with open(self.adopt_file, "w") as handle:
+            json.dump(data, handle)
+        with open(self.adopt_file + ".rc", "w") as handle:
+            handle.write(str(exit_code))
+
+    def adopt_calls(self):
+        try:
+            with open(self.adopt_file + ".calls") as handle:
+                return [line.split() for line in handle]
+        except FileNotFoundError:
+            return []
 
     def set_schema(self, current, required):
         with open(self.schema_file, "w") as handle:

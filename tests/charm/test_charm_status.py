@@ -53,6 +53,10 @@ LADDER = [
     ({"schema_current": 0}, ("waiting", "waiting for the leader to initialise the database")),
     ({"schema_current": 2}, ("blocked", "schema upgrade required: run the schema-upgrade action on the leader")),
     ({"schema_current": 4}, ("blocked", "database schema 4 is newer than this charm's (3): upgrade the charm")),
+    ({"store_problem": "patchstore postgres not applied: 2 patches could not be moved, see juju debug-log; "
+                       "still serving from the previous store"},
+     ("blocked", "patchstore postgres not applied: 2 patches could not be moved, see juju debug-log; "
+                 "still serving from the previous store")),
     ({"busy": "restarting livepatch"}, ("maintenance", "restarting livepatch")),
     ({"service_active": False}, ("blocked", "livepatch service not running: see journalctl -u livepatch")),
     ({"health_ok": False, "health_reason": "HTTP 503"}, ("waiting", "service not ready: HTTP 503")),

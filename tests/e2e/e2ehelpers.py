@@ -31,12 +31,13 @@ RETRY_SECONDS = 20
 
 
 @contextlib.contextmanager
-def simulated_model(prefix, juju_version=None, ingress_offset=None):
+def simulated_model(prefix, juju_version=None, ingress_offset=None, private_paths=()):
     """A fresh jujusim model on a free loopback /24 (Juju 2.9 unless juju_version says
     otherwise), destroyed (and deleted unless JUJUSIM_KEEP is set) afterwards whatever
     happened; skips or fails (see skip_or_fail) when the simulator or the built charm
     is missing. ingress_offset: every machine's ingress address is another address,
-    forwarded to its own as a floating IP is."""
+    forwarded to its own as a floating IP is. private_paths: more folders each unit
+    has a private copy of (init --private-path), e.g. the legacy store /livepatch."""
     reason = skip_reason()
     if reason:
         skip_or_fail(reason)
@@ -49,6 +50,8 @@ def simulated_model(prefix, juju_version=None, ingress_offset=None):
             args += ["--juju-version", juju_version]
         if ingress_offset:
             args += ["--ingress-offset", str(ingress_offset)]
+        for private in private_paths:
+            args += ["--private-path", private]
         sim.run(*args)
         yield sim
     finally:

@@ -10,7 +10,10 @@ from . import paths
 
 
 class CommandFailed(RuntimeError):
-    """A system command failed; the message names it and its last line of error output."""
+    """A system command failed; the message names it and its last line of error output;
+    .stdout is what it printed (some commands report on stdout even when they fail)."""
+
+    stdout = ""
 
 
 def run(argv, env=None, timeout=120):
@@ -24,7 +27,9 @@ def run(argv, env=None, timeout=120):
     if done.returncode != 0:
         lines = (done.stderr or done.stdout or "").strip().splitlines()
         detail = lines[-1] if lines else "no output"
-        raise CommandFailed(f"{' '.join(argv[:2])} failed (exit {done.returncode}): {detail}")
+        exc = CommandFailed(f"{' '.join(argv[:2])} failed (exit {done.returncode}): {detail}")
+        exc.stdout = done.stdout or ""
+        raise exc
     return done.stdout
 
 
@@ -56,6 +61,15 @@ def ensure_dir(path, owner="root", group="root", mode=0o755):
     uid, gid = _ids(owner, group)
     os.chown(path, uid, gid)
     os.chmod(path, mode)
+
+
+def chown_tree(path, owner, group):
+    """Give a folder and everything in it (not following links) to owner:group."""
+    uid, gid = _ids(owner, group)
+    for folder, dirs, files in os.walk(path):
+        os.lchown(folder, uid, gid)
+        for name in dirs + files:
+            os.lchown(os.path.join(folder, name), uid, gid)
 
 
 def write_file(path, content, owner="root", group="root", mode=0o644):

@@ -13,7 +13,7 @@ from importlib import metadata
 from charmhelpers.core import hookenv, unitdata
 from charms.reactive.helpers import data_changed
 
-from . import bootstrap, contracts, leader, network, paths, render, schema, service, status, system, validation
+from . import bootstrap, contracts, leader, network, paths, patchstore, render, schema, service, status, system, validation
 from . import website as website_services
 
 PAUSED_FLAG = "livepatch.paused"  # set between pre- and post-series-upgrade
@@ -31,7 +31,9 @@ def server_version():
 
 
 def install():
+    """install, and again after upgrade-charm (the reactive handler clears the flag)."""
     status.set_status("maintenance", "installing")
+    patchstore.forget()  # after an upgrade from the legacy charm: import the patch files it left
     system.ensure_user()
     hookenv.application_version_set(server_version())
 
@@ -82,6 +84,8 @@ def converge(db, database, website, paused=False):
     listen = network.listen_address(addresses.bind, settings["listen_on_all_addresses"])
     proxies = website.proxy_addresses() if website is not None else []
     config_text, unit_text = _render(settings, dsn, listen, facts.leader, resource_token, proxies)
+    if patchstore.pending(settings) and not _move_patch_store(settings, config_text, facts):
+        return status.assess(facts)  # nothing written: the service keeps its store
     _write(settings, config_text, unit_text)
 
     try:
@@ -195,6 +199,37 @@ def _write(settings, config_text, unit_text):
     if data_changed(UNIT_FILE_KEY, unit_text) or written:
         service.daemon_reload()
         service.enable()
+
+
+def _move_patch_store(settings, config_text, facts):
+    """Every patch onto the store config_text names, before the service is given it
+    (patchstore.py) -> whether converge may go on; False with facts saying why."""
+    if settings["patchstore"] in ("filesystem", "file"):
+        system.ensure_dir(settings["filestore_path"], paths.USER, paths.GROUP, 0o750)
+    next_file = patchstore.write_next_config(config_text)
+    try:
+        try:
+            state = schema.version(config_file=next_file)
+        except schema.SchemaUnavailable as exc:
+            hookenv.log(f"cannot read the database schema: {exc}", hookenv.WARNING)
+            facts.db_error = str(exc)
+            return False
+        if state.empty:
+            return True  # a fresh database holds no patch yet: the move runs once it is set up
+        facts.schema_current, facts.schema_required = state
+        if state.upgrade_required or state.ahead:
+            return False
+        kind = patchstore.target(settings)[0]
+        status.set_status("maintenance", f"moving patches onto the {kind} store")
+        try:
+            patchstore.move(settings, next_file)
+        except patchstore.MoveFailed as exc:
+            facts.store_problem = status.STORE_NOT_MOVED.format(store=kind, why=exc)
+            return False
+        patchstore.record(settings)
+        return True
+    finally:
+        os.remove(next_file)
 
 
 def _schema(is_leader):
