@@ -45,14 +45,28 @@ def _is_console(path):
 
 @bp.after_app_request
 def _security_headers(response):
-    """On every answer under /console/ (errors and redirects too)."""
+    """On every answer under /console/ (errors and redirects too). An error the app
+    answered in the API's JSON shape (unknown page, wrong method, bad text, database
+    down, schema behind) becomes an HTML page with the same status and sentence."""
     if _is_console(request.path):
+        if response.status_code >= 400 and response.mimetype == "application/json":
+            response = _html_error(response)
         for name, value in SECURITY_HEADERS.items():
             response.headers[name] = value
         if request.endpoint != "console.stylesheet":
             response.headers["Cache-Control"] = "no-store"
             response.headers.pop("ETag", None)
     return response
+
+
+def _html_error(response):
+    body = response.get_json(silent=True) or {}
+    page = _page("error.html", response.status_code, message=body.get("error") or "the request failed",
+                 code=body.get("code"))
+    for name in ("Retry-After", "Allow"):
+        if name in response.headers:
+            page.headers[name] = response.headers[name]
+    return page
 
 
 def _page(template, status=200, **values):

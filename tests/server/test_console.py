@@ -338,3 +338,21 @@ def test_patches_page_per_tier(server, browser):
     assert '<td data-col="size" class="num" title="123456 bytes">120.6 KiB</td>' in blocked
     only = get(server, browser, "/console/patches?tier=stable").text
     assert re.findall(r'<section data-tier="([^"]+)"', only) == ["stable"]
+
+
+def test_errors_under_the_console_are_html_pages(server, browser):
+    missing = get(server, browser, "/console/no-such-page")
+    assert missing.status_code == 404 and missing.headers["Content-Type"].startswith("text/html")
+    assert '<p class="error" role="alert">' in missing.text
+    wrong = browser.delete(server.url + "/console/", allow_redirects=False, timeout=30)
+    assert wrong.status_code == 405 and "GET" in wrong.headers["Allow"]
+    assert_security_headers(wrong)
+
+
+def test_database_down_is_an_html_503(make_server):
+    down = make_server(database_url="host=127.0.0.1 port=1 dbname=x user=x password=hunter2 connect_timeout=1")
+    response = get(down, requests.Session(), "/console/", cookies={COOKIE: "x" * 43})
+    assert response.status_code == 503 and response.headers["Content-Type"].startswith("text/html")
+    assert "the database is unavailable" in response.text and "hunter2" not in response.text
+    assert response.headers["Retry-After"] == "5"
+    assert_security_headers(response)
