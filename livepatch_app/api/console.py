@@ -119,14 +119,23 @@ def console_page(view):
     return wrapper
 
 
-def _own_origin():
-    return f"{request_scheme(request.environ)}://{request.host}"
-
-
 def _cross_origin():
-    """A POST sent by a page of another origin (when the browser says: Origin)."""
+    """A POST sent by a page of another site (when the browser says: Origin). The
+    origin's host (and port) must be the one the request was sent to; its scheme must
+    be https when the request is known to have come over TLS. An https origin on a
+    request seen as http is this server behind a proxy that terminates TLS without
+    saying so (no trusted X-Forwarded-Proto): the same site, so it passes."""
     origin = request.headers.get("Origin")
-    return origin is not None and origin != _own_origin()
+    if origin is None:
+        return False
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or parts.path or parts.query:
+        return True  # "null" (an opaque origin) or no origin at all
+    if request_scheme(request.environ) == "https" and parts.scheme != "https":
+        return True
+    default_port = {"http": ":80", "https": ":443"}[parts.scheme]
+    return parts.netloc.lower().removesuffix(default_port) != request.host.lower().removesuffix(
+        ":80").removesuffix(":443")
 
 
 def _secure():

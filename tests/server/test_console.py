@@ -152,9 +152,31 @@ def test_a_post_from_another_origin_is_refused(server, browser):
                             allow_redirects=False, timeout=30)
     assert response.status_code == 403
     assert get(server, browser, "/console/").status_code == 200  # not logged out
+    for origin in ("null", f"http://127.0.0.1:{server.config.port + 1}", "http://localhost",
+                   f"http://127.0.0.1:{server.config.port}.evil.example"):
+        assert browser.post(server.url + "/console/logout", headers={"Origin": origin},
+                            allow_redirects=False, timeout=30).status_code == 403, origin
     own = browser.post(server.url + "/console/logout", headers={"Origin": server.url},
                        allow_redirects=False, timeout=30)
     assert own.status_code == 303
+
+
+def test_origin_behind_a_proxy_terminating_tls(make_server):
+    """Behind haproxy with TLS, the browser's Origin is https://<the address it used>; the
+    Host header is the same address. Without a trusted X-Forwarded-Proto the server sees
+    http: the same host passes. With it, an http origin is refused."""
+    host = {"Host": "livepatch.example"}
+    plain = make_server()
+    _, response = console_login(plain, headers={**host, "Origin": "https://livepatch.example"})
+    assert response.status_code == 303
+    _, response = console_login(plain, headers={**host, "Origin": "https://evil.example"})
+    assert response.status_code == 403
+    trusting = make_server(trusted_proxies="127.0.0.1")
+    tls = {**host, "X-Forwarded-Proto": "https"}
+    _, response = console_login(trusting, headers={**tls, "Origin": "https://livepatch.example"})
+    assert response.status_code == 303
+    _, response = console_login(trusting, headers={**tls, "Origin": "http://livepatch.example"})
+    assert response.status_code == 403
 
 
 def test_the_api_session_token_and_the_console_are_the_same_kind(server, browser):
