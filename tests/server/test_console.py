@@ -378,3 +378,5 @@ def test_database_down_is_an_html_503(make_server):
     assert "the database is unavailable" in response.text and "hunter2" not in response.text
     assert response.headers["Retry-After"] == "5"
     assert_security_headers(response)
+    css = get(down, requests.Session(), "/console/style.css")  # the error page is styled all the same
+    assert css.status_code == 200 and css.headers["Content-Type"].startswith("text/css")
