@@ -58,6 +58,16 @@ def test_every_page_without_a_session_redirects_to_the_login(server, path):
     assert response.status_code == 303
 
 
+def test_every_console_route_is_covered_by_the_session_check(server):
+    """Every GET page of the blueprint but the login form and the stylesheet is in PAGES,
+    so the test above covers a page added later too (or this fails)."""
+    routes = {rule.rule for rule in server.app.url_map.iter_rules()
+              if rule.endpoint.startswith("console.") and "GET" in rule.methods}
+    assert routes - {"/console/login", "/console/style.css"} == {p.split("?")[0] for p in PAGES}
+    response = get(server, requests.Session(), "/console")
+    assert response.status_code == 308 and response.headers["Location"].endswith("/console/")
+
+
 def test_login_form_follows_the_contract(server):
     response = get(server, requests.Session(), "/console/login?next=/console/patches")
     assert response.status_code == 200
