@@ -62,6 +62,7 @@ def overview(config):
     return {
         "tiers": tier_list,
         "total": fleet_total,
+        "failing": sum(dict(tier["states"]).get("apply-failed", 0) for tier in tier_list),
         "stale": stale,
         "stale_after": config.console_stale_after,
         "kernels": kernels[:TOP_KERNELS],
@@ -140,6 +141,9 @@ def machine_page(config, args):
             kernel=filters["kernel"], state=state, unreported_too=state == "unknown",
             stale_after=config.console_stale_after if filters["stale"] else None)
     pages = max(1, -(-total // PAGE_SIZE))
+    stale_before = datetime.now(timezone.utc) - timedelta(seconds=config.console_stale_after)
+    for row in rows:
+        row["stale"] = (row["last_check_in"] or row["created_at"]) < stale_before
     return {"filters": filters, "tiers": names, "states": STATE_ORDER, "machines": rows, "total": total,
             "page": filters["page"], "pages": pages, "page_size": PAGE_SIZE,
             "any_filter": any(filters[k] for k in ("tier", "kernel", "state", "stale"))}

@@ -312,6 +312,7 @@ def test_overview_shows_the_fleet(server, browser):
     assert "<svg" in edge and "<rect" in edge
     candidate = html.split('<tr data-tier="candidate">')[1].split("</tr>")[0]
     assert '<td data-col="machines" class="num">0</td>' in candidate and "data-state" not in candidate
+    assert '<span id="failing-count" class="big num">15</span>' in html  # every 4th machine
     assert '<span id="stale-count" class="big num">2</span>' in html  # m001, and m002: enabled 10 days ago, never seen
     assert rows(html, "data-kernel") == ["5.15.0-107.117-generic", "6.8.0-35.35-generic"]
     assert len(rows(html, "data-sync-run")) == 2
@@ -339,7 +340,9 @@ def test_machines_page_filters_sorts_and_pages(server, browser):
     assert len(ids2) == 10 and not set(ids) & set(ids2) and 'rel="prev"' in page2 and 'rel="next"' not in page2
     oldest = rows(get(server, browser, "/console/machines?sort=last_check_in").text, "data-machine-id")
     assert oldest[:2] == ["m002", "m001"]  # never checked in, then the stale one
-    assert rows(get(server, browser, "/console/machines?stale=1").text, "data-machine-id") == ["m001", "m002"]
+    stale = get(server, browser, "/console/machines?stale=1").text
+    assert rows(stale, "data-machine-id") == ["m001", "m002"]
+    assert stale.count('class="badge"') == 2
     edge_failed = rows(get(server, browser, "/console/machines?tier=edge&state=apply-failed").text, "data-machine-id")
     assert sorted(edge_failed) == ["m004", "m008"]
     assert rows(get(server, browser, "/console/machines?tier=edge&state=unknown").text, "data-machine-id") == ["m002"]
