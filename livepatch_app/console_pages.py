@@ -75,10 +75,11 @@ def overview(config):
 def _sync(config, runs):
     sync = {"enabled": config.patch_sync_enabled, "upstream": config.sync_upstream,
             "interval": config.sync_interval, "leader": config.leader, "runs": runs, "next": None,
-            "token": bool(config.sync_token)}
-    if config.patch_sync_enabled and config.leader and runs:
+            "token": bool(config.sync_token), "overdue": False}
+    if config.patch_sync_enabled and runs:  # runs are shared: the leader's schedule, seen from any unit
         last = runs[0]
         sync["next"] = (last["finished_at"] or last["started_at"]) + timedelta(seconds=config.sync_interval)
+        sync["overdue"] = last["result"] != "running" and sync["next"] <= datetime.now(timezone.utc)
     return sync
 
 

@@ -393,3 +393,16 @@ def test_database_down_is_an_html_503(make_server):
     assert_security_headers(response)
     css = get(down, requests.Session(), "/console/style.css")  # the error page is styled all the same
     assert css.status_code == 200 and css.headers["Content-Type"].startswith("text/css")
+
+
+def test_overview_says_when_the_next_sync_is_due(make_server):
+    server = make_server(patch_sync_enabled=True, sync_token="t", sync_interval="1h", leader=False)
+    session, _ = console_login(server)
+    server.sql("""INSERT INTO sync_runs (started_at, finished_at, result, patches_added, bytes)
+                  VALUES (now() - interval '31 minutes', now() - interval '30 minutes', 'success', 1, 10)""")
+    html = get(server, session, "/console/").text
+    assert re.search(r'<span id="sync-next">Next run due <time datetime="[^"]+" title="[^"]+">in (29|30) min</time>',
+                     html), html
+    server.sql("UPDATE sync_runs SET finished_at = now() - interval '3 hours'")
+    html = get(server, session, "/console/").text
+    assert "The next run is overdue" in html
