@@ -100,7 +100,11 @@ def _session_token():
 
 
 def console_page(view):
-    """A page that needs a console session: without a valid one, 303 to the login form."""
+    """A page that needs a console session: without a valid one, 303 to the login form
+    (and the dead cookie is dropped). A cookie that names no live session is not counted
+    by the login throttle, unlike an unknown Bearer token on the API: a browser sends its
+    old cookie with every page after the session expired or was revoked, and the admin
+    would be held back from logging in again; guessing a live 256-bit token is hopeless."""
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         token = _session_token()
