@@ -114,7 +114,9 @@ def test_cookie_is_secure_over_tls_seen_by_a_trusted_proxy_only(make_server):
 
 
 @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/console/", "/v1/admin/tiers",
-                                    "/console/../v1/admin/tiers", "javascript:alert(1)", "\\\\evil.example"])
+                                    "/console/../v1/admin/tiers", "/console/%2e%2e/v1/admin/tiers",
+                                    "/console/%2E%2E%2Fv1", "/console/./x", "javascript:alert(1)",
+                                    "\\\\evil.example", "/console/\\..\\v1", "http:/console/"])
 def test_login_never_redirects_off_the_console(server, target):
     _, response = console_login(server, next_path=target)
     assert response.status_code == 303
