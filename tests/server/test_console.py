@@ -2,8 +2,8 @@
 login form), the login goes through the admin credential check and its throttle, the
 session is a server-side admin session in a cookie with the right flags, logout revokes
 it, every answer carries the security headers, output is escaped, and bad query
-parameters get a 400 page, never a 500. (tests/e2e's browser tests check the pages in
-a real browser, on branch console-browser.)"""
+parameters get a 400 page, never a 500. (Tests in a real browser come from the
+console-browser branch, against the page contract these pages follow.)"""
 
 import re
 
