@@ -14,9 +14,6 @@ from .db import DatabaseUnavailable
 STATE_ORDER = ("applied", "nothing-to-apply", "applied-with-bug", "kernel-upgrade-required", "unapplied",
                "needs-check", "check-failed", "apply-failed", "unknown")
 assert set(STATE_ORDER) == set(PATCH_STATES)
-STATE_LABELS = {
-    "unknown": "unknown or never reported",
-}
 TOP_KERNELS = 10
 SYNC_RUNS = 5
 PAGE_SIZE = 50
