@@ -26,10 +26,12 @@ BLUEPRINTS = [
     "admin_patches", "admin_tiers", "downloads",  # patches, tiers, blocklist, downloads
     "admin_tokens", "client", "admin_machines",  # clients, machine reports
     "sync", "admin_sync",  # patch sync (upstream and downstream sides), air-gapped import
+    "console",  # the web console (HTML pages under /console/)
 ]
 
 # Endpoints that answer while the schema is behind (operations and the contract).
-_OPS_ENDPOINTS = {"ops.index", "ops.debug_info", "ops.debug_status", "ops.metrics", "ops.openapi"}
+_OPS_ENDPOINTS = {"ops.index", "ops.debug_info", "ops.debug_status", "ops.metrics", "ops.openapi",
+                  "console.stylesheet"}  # a file of the package: styles the console's error pages too
 
 log = logging.getLogger("livepatch.http")
 
