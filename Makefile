@@ -46,9 +46,12 @@ bench: $(STAMP)
 	$(PY) bench/bench.py
 
 # System packages the tests need (haproxy for the end-to-end tests; promtool, from
-# Debian's prometheus package, checks the alert rules in monitoring/).
+# Debian's prometheus package, checks the alert rules in monitoring/; chromium and
+# its chromedriver, from Debian's chromium-driver package, drive the web console in
+# tests/browser).
 system-deps:
-	bash scripts/apt-ensure.sh haproxy=haproxy unshare=util-linux promtool=prometheus
+	bash scripts/apt-ensure.sh haproxy=haproxy unshare=util-linux promtool=prometheus \
+		chromium=chromium chromedriver=chromium-driver
 
 clean:
 	rm -rf build .livepatch
