@@ -11,6 +11,7 @@ folder); SQL only backdates a check-in, which no API can do."""
 import os
 import re
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 
 import pytest
@@ -50,11 +51,31 @@ def browser_paths():
     return shutil.which("chromium"), shutil.which("chromedriver")
 
 
+class Browser(webdriver.Chrome):
+    """Chromium under chromedriver with a scratch folder of its own as HOME, XDG
+    config and cache, TMPDIR and profile, removed on quit(): Chromium otherwise leaves
+    ~/.config/chromium (crash reports), ~/.cache/dconf and its singleton-socket folders
+    in /tmp behind, and `make test` leaves the machine as it found it (README)."""
+
+    def __init__(self, scratch, **kwargs):
+        self.scratch = scratch
+        super().__init__(**kwargs)
+
+    def quit(self):
+        try:
+            super().quit()
+        finally:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+
 def new_driver(width=WINDOW[0], height=WINDOW[1]):
-    """A headless Chromium driven through Debian's chromedriver."""
+    """A headless Chromium driven through Debian's chromedriver (quit() it)."""
     chromium, chromedriver = browser_paths()
     if not (chromium and chromedriver):
         raise RuntimeError("chromium and chromedriver are needed (make system-deps)")
+    scratch = tempfile.mkdtemp(prefix="lp-chromium-")
+    env = dict(os.environ, HOME=scratch, TMPDIR=scratch, XDG_CONFIG_HOME=os.path.join(scratch, ".config"),
+               XDG_CACHE_HOME=os.path.join(scratch, ".cache"))
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     # --headless=new: Chrome's current headless mode, the full browser without a
@@ -69,13 +90,18 @@ def new_driver(width=WINDOW[0], height=WINDOW[1]):
     # https://bugs.debian.org/1072299).
     options.add_argument("--disable-dev-shm-usage")
     options.add_argument(f"--window-size={width},{height}")
-    # Same pixels on every machine: no GPU differences, sRGB, device scale 1
-    # (the docs' screenshot).
+    options.add_argument("--user-data-dir=" + os.path.join(scratch, "profile"))
+    # Same pixels on every machine (the docs' screenshot): device scale 1, sRGB.
     options.add_argument("--force-device-scale-factor=1")
     options.add_argument("--force-color-profile=srgb")
     options.add_argument("--hide-scrollbars")
-    service = Service(executable_path=chromedriver)
-    driver = webdriver.Chrome(service=service, options=options)
+    # The driver's environment is the browser's too (chromedriver starts Chromium).
+    service = Service(executable_path=chromedriver, env=env)
+    try:
+        driver = Browser(scratch, service=service, options=options)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
     driver.set_page_load_timeout(30)
     return driver
 
@@ -105,7 +131,7 @@ def _stale(element):
         return True
 
 
-def log_in(driver, url, username, password):
+def log_in(driver, username, password):
     """Fills and submits the console's login form (form#login)."""
     form = driver.find_element(By.CSS_SELECTOR, "form#login")
     form.find_element(By.NAME, "username").clear()
