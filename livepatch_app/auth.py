@@ -15,7 +15,7 @@ from .data import sessions
 from .errors import Unauthorized
 from .log_paths import loggable_path
 from .logs import log_fields
-from .tokens import token_hash
+from .tokens import new_session_token, token_hash
 
 SESSION_HOURS = 240
 security_log = logging.getLogger("livepatch.security")
@@ -53,12 +53,10 @@ def security_event(event, **fields):
                method=request.method, path=loggable_path(), source=request.remote_addr, **fields)
 
 
-def check_basic():
-    """The admin user named by valid Basic credentials, or None when none were sent."""
-    creds = basic_credentials()
-    if creds is None:
-        return None
-    user, password = creds
+def check_credentials(user, password):
+    """An admin user name and password (from Basic credentials or the console's login
+    form), checked against auth_basic_users under the admin login throttle: -> user;
+    Unauthorized invalid-credentials when wrong, TooManyAttempts (429) while throttled."""
     with attempt("admin", user) as checking:  # 429 while throttled: no bcrypt work then
         if not check_password(context.config().auth_basic_users, user, password):
             checking.failed()
@@ -66,6 +64,40 @@ def check_basic():
             raise Unauthorized("wrong user name or password", "invalid-credentials")
         checking.succeeded()
     return user
+
+
+def check_basic():
+    """The admin user named by valid Basic credentials, or None when none were sent."""
+    creds = basic_credentials()
+    if creds is None:
+        return None
+    return check_credentials(*creds)
+
+
+def open_session(user):
+    """A new admin session for `user` -> (token, expires): the token is random and
+    only its hash is stored (admin_sessions), so it is shown once, to its holder."""
+    token = new_session_token()
+    with context.db().transaction() as cur:
+        expires = sessions.create(cur, token_hash(token), user, SESSION_HOURS)
+    security_event("login", user=user)
+    return token, expires
+
+
+def session_user(token):
+    """The user of a valid (known, unexpired, unrevoked) session token, or None."""
+    with context.db().transaction() as cur:
+        session = sessions.find_valid(cur, token_hash(token))
+    return None if session is None else session["username"]
+
+
+def close_session(token):
+    """Revokes the session -> whether it was live."""
+    with context.db().transaction() as cur:
+        revoked = sessions.revoke(cur, token_hash(token))
+    if revoked:
+        security_event("logout")
+    return revoked
 
 
 def authenticate_admin():

@@ -12,7 +12,10 @@ not an IP address stops the walk at the last trusted hop.
 request log, the login throttling and anything else reading
 `request.remote_addr` see the client) and keeps the peer as `livepatch.peer`.
 It removes every proxy header before the app runs, trusted or not: nothing
-else in the app reads them.
+else in the app reads them. One is kept in another form: `X-Forwarded-Proto`
+from a trusted peer (haproxy terminating TLS sets it to https) becomes
+`livepatch.forwarded_proto`, which `request_scheme` reads (the console's
+cookie is Secure when the browser's side of the connection is TLS).
 """
 
 import functools
@@ -21,6 +24,7 @@ import ipaddress
 from .config import parse_csv
 
 PEER_KEY = "livepatch.peer"
+PROTO_KEY = "livepatch.forwarded_proto"
 # The WSGI names of the headers proxies set (what waitress's clear_untrusted_proxy_headers clears).
 PROXY_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_HOST", "HTTP_X_FORWARDED_PROTO",
                  "HTTP_X_FORWARDED_PORT", "HTTP_X_FORWARDED_BY", "HTTP_FORWARDED")
@@ -75,6 +79,23 @@ _cached_client_address = functools.lru_cache(maxsize=4096)(client_address)
 _CACHED_FORWARDED_CHARS = 256
 
 
+def forwarded_proto(peer, value, trusted):
+    """The scheme the proxy saw (its X-Forwarded-Proto `value`: the last entry, the one
+    the nearest proxy set) when `peer` is a trusted proxy and it is http or https; else None."""
+    if value is None or not trusted:
+        return None
+    address = _address(peer or "")
+    if address is None or not _trusted(address, trusted):
+        return None
+    proto = value.rsplit(",", 1)[-1].strip().lower()
+    return proto if proto in ("http", "https") else None
+
+
+def request_scheme(environ):
+    """http or https: what the client's side of the connection is (through a trusted proxy)."""
+    return environ.get(PROTO_KEY) or environ.get("wsgi.url_scheme", "http")
+
+
 class ClientAddress:
     def __init__(self, app, trusted):
         self.app = app
@@ -83,6 +104,9 @@ class ClientAddress:
     def __call__(self, environ, start_response):
         peer = environ.get("REMOTE_ADDR", "")
         forwarded = environ.get("HTTP_X_FORWARDED_FOR")
+        proto = forwarded_proto(peer, environ.get("HTTP_X_FORWARDED_PROTO"), self.trusted)
+        if proto:
+            environ[PROTO_KEY] = proto
         for header in PROXY_HEADERS:
             environ.pop(header, None)
         environ[PEER_KEY] = peer

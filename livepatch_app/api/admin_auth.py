@@ -3,11 +3,11 @@
 from flask import Blueprint, jsonify
 
 from .. import context
-from ..auth import SESSION_HOURS, bearer_token, check_basic, security_event
+from ..auth import bearer_token, check_basic, open_session, security_event
 from ..auth_throttle import attempt
 from ..data import sessions
 from ..errors import Unauthorized
-from ..tokens import new_session_token, token_hash
+from ..tokens import token_hash
 from .common import format_time
 
 bp = Blueprint("admin_auth", __name__)
@@ -19,10 +19,7 @@ def login():
     if user is None:
         raise Unauthorized("log in with HTTP Basic credentials", "missing-credentials",
                            headers={"WWW-Authenticate": 'Basic realm="livepatch"'})
-    token = new_session_token()
-    with context.db().transaction() as cur:
-        expires = sessions.create(cur, token_hash(token), user, SESSION_HOURS)
-    security_event("login", user=user)
+    token, expires = open_session(user)
     return jsonify({"token": token, "expires": format_time(expires)})
 
 

@@ -73,3 +73,35 @@ def test_bad_trusted_proxies_name_the_key_and_the_entry(value):
         load_config(None, environ={"LIVEPATCH_TRUSTED_PROXIES": "10.1.1.1," + value})
     assert str(err.value).startswith("invalid trusted_proxies:")
     assert repr(value) in str(err.value)
+
+
+@pytest.mark.parametrize("peer, proto, expected", [
+    ("10.0.0.5", "https", "https"),  # haproxy terminating TLS
+    ("10.0.0.5", "HTTP", "http"),
+    ("10.0.0.5", "http, https", "https"),  # the nearest proxy's entry, the last
+    ("10.0.0.5", "gopher", None),
+    ("10.0.0.5", None, None),
+    ("203.0.113.9", "https", None),  # an untrusted peer cannot claim TLS
+])
+def test_forwarded_proto_counts_from_a_trusted_proxy_only(peer, proto, expected):
+    from livepatch_app.client_address import forwarded_proto
+
+    assert forwarded_proto(peer, proto, TRUSTED) == expected
+    assert forwarded_proto(peer, proto, ()) is None
+
+
+def test_the_wrapper_keeps_the_scheme_and_removes_the_header():
+    from livepatch_app.client_address import request_scheme
+
+    seen = {}
+
+    def app(environ, start_response):
+        seen.update(environ)
+        return []
+
+    wrapped = ClientAddress(app, TRUSTED)
+    wrapped({"REMOTE_ADDR": "10.0.0.5", "HTTP_X_FORWARDED_PROTO": "https", "wsgi.url_scheme": "http"}, None)
+    assert "HTTP_X_FORWARDED_PROTO" not in seen and request_scheme(seen) == "https"
+    seen.clear()
+    wrapped({"REMOTE_ADDR": "203.0.113.9", "HTTP_X_FORWARDED_PROTO": "https", "wsgi.url_scheme": "http"}, None)
+    assert "HTTP_X_FORWARDED_PROTO" not in seen and request_scheme(seen) == "http"
