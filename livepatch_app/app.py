@@ -26,6 +26,7 @@ BLUEPRINTS = [
     "admin_patches", "admin_tiers", "downloads",  # patches, tiers, blocklist, downloads
     "admin_tokens", "client", "admin_machines",  # clients, machine reports
     "sync", "admin_sync",  # patch sync (upstream and downstream sides), air-gapped import
+    "console",  # the web console (HTML pages under /console/)
 ]
 
 # Endpoints that answer while the schema is behind (operations and the contract).

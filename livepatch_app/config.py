@@ -171,6 +171,7 @@ OPTIONS = {
     "report_cleanup_interval": ("6h", _duration),
     "report_cleanup_row_limit": (1000, _int_range(1, 10_000_000)),  # per delete statement
     "blocklist_cache_refresh": ("5m", _duration),
+    "console_stale_after": ("48h", _duration_between(60, 365 * 86400)),  # the console's "not seen" machines
     "leader": (True, parse_bool),  # leader-only duties: sync, report clean-up
     "deployment_id": ("", _string),
 }

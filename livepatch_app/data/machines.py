@@ -40,22 +40,37 @@ def enable(cur, machine_id, token_hash, tier_id, auth_token_id):
     return cur.fetchone()["created"]
 
 
-def _filters(tier_id=None, kernel=None, state=None, version=None):
+# search's orders: by machine id (the admin API's), by last check-in (the console's).
+ORDERS = {
+    "machine_id": "m.machine_id",
+    "last_check_in": "m.last_check_in NULLS FIRST, m.machine_id",
+    "-last_check_in": "m.last_check_in DESC NULLS LAST, m.machine_id",
+}
+
+
+def _filters(tier_id=None, kernel=None, state=None, version=None, stale_after=None, unreported_too=False):
+    """stale_after: only machines not seen for more than that many seconds (one that never
+    checked in counts from when it was enabled); unreported_too: `state` also matches
+    machines that reported no state (as patch-health counts them as unknown)."""
     clauses, params = [], []
     for column, value in (("m.tier_id", tier_id), ("m.kernel", kernel),
                           ("m.patch_state", state), ("m.patch_version", version)):
         if value is not None:
-            clauses.append(f"{column} = %s")
+            clauses.append(f"({column} = %s OR {column} IS NULL)" if column == "m.patch_state" and unreported_too
+                           else f"{column} = %s")
             params.append(value)
+    if stale_after is not None:
+        clauses.append("coalesce(m.last_check_in, m.created_at) < now() - make_interval(secs => %s)")
+        params.append(stale_after)
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
-def search(cur, limit, offset, **filters):
-    """-> (machines of this page ordered by id, total matching)."""
+def search(cur, limit, offset, order="machine_id", **filters):
+    """-> (machines of this page in `order` (a key of ORDERS), total matching)."""
     where, params = _filters(**filters)
     cur.execute(f"SELECT count(*) AS n FROM machines m{where}", params)
     total = cur.fetchone()["n"]
-    cur.execute(f"SELECT {_COLUMNS} FROM {_FROM}{where} ORDER BY m.machine_id LIMIT %s OFFSET %s",
+    cur.execute(f"SELECT {_COLUMNS} FROM {_FROM}{where} ORDER BY {ORDERS[order]} LIMIT %s OFFSET %s",
                 params + [limit, offset])
     return cur.fetchall(), total
 

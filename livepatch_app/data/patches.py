@@ -160,6 +160,17 @@ def newest_kernel(cur, kernel_base, flavour, architecture):
     return cur.fetchone()
 
 
+def newest_versions(cur):
+    """{tier_id: the highest patch version visible in that tier and not blocked}, for
+    the tiers that have one."""
+    cur.execute(
+        """SELECT DISTINCT ON (pt.tier_id) pt.tier_id, p.version
+           FROM patch_tiers pt JOIN patches p ON p.id = pt.patch_id
+           WHERE NOT EXISTS (SELECT 1 FROM blocklist b WHERE b.filename = p.filename)
+           ORDER BY pt.tier_id, p.version_major DESC, p.version_minor DESC""")
+    return {row["tier_id"]: row["version"] for row in cur.fetchall()}
+
+
 def count_version(cur, version):
     cur.execute("SELECT count(*) AS n FROM patches WHERE version = %s", (version,))
     return cur.fetchone()["n"]

@@ -57,3 +57,13 @@ def mark_cleanup_run(cur, deleted):
            ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value""",
         (str(deleted),),
     )
+
+
+def last_cleanup_run(cur):
+    """The last clean-up run, {"finished": RFC 3339 time text, "deleted": rows}, or None."""
+    cur.execute("SELECT value FROM server_state WHERE key = 'reports_cleanup_last_run'")
+    row = cur.fetchone()
+    if row is None:
+        return None
+    finished, _, deleted = row["value"].partition(" ")
+    return {"finished": finished, "deleted": deleted}

@@ -84,12 +84,20 @@ def test_drain_timeout_reaches_the_server(tmp_path):
     assert load_in_server(tmp_path, rendered(shutdown_drain_timeout="2m")).shutdown_drain_timeout == 120
 
 
+def test_console_stale_after_reaches_the_server(tmp_path):
+    assert load_in_server(tmp_path, rendered()).console_stale_after == 48 * 3600
+    assert load_in_server(tmp_path, rendered(console_stale_after="7d")).console_stale_after == 7 * 86400
+
+
 @pytest.mark.parametrize("option, value", [
     ("trusted_proxies", "10.0.0.1"), ("trusted_proxies", "10.0.0.0/8, fd00::/64"), ("trusted_proxies", ""),
     ("trusted_proxies", "10.0.0.1/24"), ("trusted_proxies", "10.0.0.256"), ("trusted_proxies", "*"),
     ("trusted_proxies", "haproxy.example"), ("trusted_proxies", "::1/129"),
     ("shutdown_drain_timeout", "0s"), ("shutdown_drain_timeout", "1h"), ("shutdown_drain_timeout", "1h1s"),
     ("shutdown_drain_timeout", "45"), ("shutdown_drain_timeout", "1d"), ("shutdown_drain_timeout", "90s"),
+    ("console_stale_after", "48h"), ("console_stale_after", "1m"), ("console_stale_after", "59s"),
+    ("console_stale_after", "365d"), ("console_stale_after", "366d"), ("console_stale_after", "0s"),
+    ("console_stale_after", "2 days"), ("console_stale_after", ""),
 ])
 def test_charm_and_server_accept_and_refuse_the_same_values(option, value):
     """The charm's validation mirrors the server's config rules (it cannot import them)."""

@@ -93,6 +93,9 @@ def test_url_template_must_be_http():
         ("trusted_proxies", "10.0.0.1/24", "trusted_proxies '10.0.0.1/24' is not an IP address or a network"),
         ("shutdown_drain_timeout", "30", "shutdown_drain_timeout must be a duration"),
         ("shutdown_drain_timeout", "2h", "shutdown_drain_timeout must be between 0s and 1h, not '2h'"),
+        ("console_stale_after", "2 days", "console_stale_after must be a duration"),
+        ("console_stale_after", "30s", "console_stale_after must be between 1m and 365d, not '30s'"),
+        ("console_stale_after", "400d", "console_stale_after must be between 1m and 365d, not '400d'"),
     ],
 )
 def test_bad_values(option, value, expected):

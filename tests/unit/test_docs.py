@@ -17,6 +17,10 @@ from livepatch_app.config import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 API_MD = ROOT / "docs" / "api.md"
+# The web console's HTML pages are not API operations (no JSON, not in the OpenAPI
+# document): their routes are documented in docs/console.md instead, in the same rows.
+CONSOLE_MD = ROOT / "docs" / "console.md"
+HTML_BLUEPRINTS = {"console"}
 HTTP_METHODS = ("GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE")
 # Methods Flask adds to every rule by itself (HEAD to each GET, OPTIONS to all).
 IMPLICIT_METHODS = {"HEAD", "OPTIONS"}
@@ -41,10 +45,10 @@ def served_openapi(app):
     return response.get_json()
 
 
-def doc_rows():
-    """[(METHOD, path)] of the route rows of docs/api.md, in order."""
+def doc_rows(page=API_MD):
+    """[(METHOD, path)] of the route rows of docs/api.md (or another page), in order."""
     rows = []
-    for line in API_MD.read_text("utf-8").splitlines():
+    for line in page.read_text("utf-8").splitlines():
         match = ROW_RE.match(line)
         if match:
             rows.append((match["method"], match["path"]))
@@ -57,12 +61,14 @@ def openapi_operations(document):
             for method in item if method.upper() in HTTP_METHODS}
 
 
-def flask_routes(app):
+def flask_routes(app, html=False):
     """{(METHOD, path)} of the app's url_map in OpenAPI's path syntax, without the
-    implicit HEAD/OPTIONS. The app registers no /static route, so every route it
-    serves must be in the contract."""
+    implicit HEAD/OPTIONS: the API's routes, or (html) the console's pages. The app
+    registers no /static route, so every route it serves must be in the contract."""
     routes = set()
     for rule in app.url_map.iter_rules():
+        if (rule.endpoint.partition(".")[0] in HTML_BLUEPRINTS) != html:
+            continue
         path = FLASK_PARAM_RE.sub(r"{\1}", rule.rule)
         for method in rule.methods - IMPLICIT_METHODS:
             routes.add((method, path))
@@ -91,6 +97,15 @@ def test_api_md_matches_the_app_routes(app, served_openapi):
     documented = set(doc_rows())
     routes = flask_routes(app)
     assert documented == routes, _difference(documented, routes, "docs/api.md", "the Flask url_map")
+
+
+def test_console_md_documents_the_console_routes(app, served_openapi):
+    """Each console page is a row of docs/console.md, and none is an API operation."""
+    documented = set(doc_rows(CONSOLE_MD))
+    pages = flask_routes(app, html=True)
+    assert pages, "the console blueprint registered no route"
+    assert documented == pages, _difference(documented, pages, "docs/console.md", "the console blueprint")
+    assert not pages & openapi_operations(served_openapi)
 
 
 def _resolve(document, node):

@@ -123,6 +123,16 @@ def _drain_timeout(value):
     return text
 
 
+def _duration_between(low, high, low_text, high_text):
+    def convert(value):
+        text = _text(value)
+        if not low <= parse_duration(text) <= high:
+            raise _Problem(f"must be between {low_text} and {high_text}, not {text[:40]!r}")
+        return text
+
+    return convert
+
+
 def _networks(value):
     """Comma-separated IP addresses or CIDR networks (host bits unset), as the server's
     trusted_proxies accepts them."""
@@ -290,6 +300,8 @@ OPTIONS = {
     "report_cleanup_interval": _duration,
     "report_cleanup_row_limit": _integer(1, 10_000_000),
     "blocklist_cache_refresh": _duration,
+    # The web console's stale machines: 1 minute to 365 days, as the server accepts.
+    "console_stale_after": _duration_between(60, 365 * 86400, "1m", "365d"),
     # Used by the nrpe checks, as in the legacy charm.
     "nagios_context": _text,
     "nagios_servicegroups": _text,
