@@ -13,6 +13,7 @@ import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -129,6 +130,34 @@ def _stale(element):
         return False
     except Exception:  # StaleElementReferenceException: the old document is gone
         return True
+
+
+def css(driver, selector):
+    return driver.find_elements(By.CSS_SELECTOR, selector)
+
+
+def one(driver, selector):
+    found = css(driver, selector)
+    assert len(found) == 1, f"{len(found)} elements match {selector!r} on {path_of(driver)}"
+    return found[0]
+
+
+def redirected_to_login(driver, wanted):
+    """The browser sits on the console's login form, which will send it back to `wanted`."""
+    url = urlsplit(driver.current_url)
+    assert url.path == "/console/login", driver.current_url
+    assert parse_qs(url.query).get("next") == [wanted], driver.current_url
+    one(driver, "form#login")
+    assert one(driver, 'form#login input[name="next"]').get_attribute("value") == wanted
+
+
+def forget_cookies(driver):
+    """Drops every cookie of the browser (WebDriver's Delete All Cookies only reaches the
+    current document's: not a Path=/console/ cookie from another page, nor one set on
+    another port, which cookies do not tell apart). DevTools protocol
+    Network.clearBrowserCookies:
+    https://chromedevtools.github.io/devtools-protocol/tot/Network/#method-clearBrowserCookies."""
+    driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
 
 
 def log_in(driver, username, password):
@@ -277,7 +306,8 @@ def seed_fleet(server, upstream):
     # Machines: one auth token per tier, enable, check in with the machine token.
     tokens = {}
     for tier in sorted({m[1] for m in MACHINES}):
-        tokens[tier] = _ok(server.admin("POST", "/v1/admin/auth-token", json={"id": f"fleet-{tier}", "tier": tier}))["token"]
+        made = server.admin("POST", "/v1/admin/auth-token", json={"id": f"fleet-{tier}", "tier": tier})
+        tokens[tier] = _ok(made)["token"]
     for machine_id, tier, kernel, state, extra in MACHINES:
         enabled = _ok(server.request("PUT", f"/v1/client/{machine_id}",
                                      headers={"Authorization": f"Bearer {tokens[tier]}"}))

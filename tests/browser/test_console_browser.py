@@ -7,30 +7,11 @@ server for the whole module (conftest.py); every test starts from a page it load
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from browserhelpers import (HTML_LIKE, WINDOW, emulate_media, log_in, page_background, path_of, submit,
-                            wait)
+from browserhelpers import (HTML_LIKE, WINDOW, css, emulate_media, forget_cookies, log_in, one, page_background,
+                            path_of, redirected_to_login, submit, wait)
 from livetest import ADMIN_PASSWORD, ADMIN_USER
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.select import Select
-
-
-def css(driver, selector):
-    return driver.find_elements(By.CSS_SELECTOR, selector)
-
-
-def one(driver, selector):
-    found = css(driver, selector)
-    assert len(found) == 1, f"{len(found)} elements match {selector!r} on {path_of(driver)}"
-    return found[0]
-
-
-def redirected_to_login(driver, wanted):
-    """The browser sits on the login form, which will send it back to `wanted`."""
-    url = urlsplit(driver.current_url)
-    assert url.path == "/console/login", driver.current_url
-    assert parse_qs(url.query).get("next") == [wanted], driver.current_url
-    one(driver, "form#login")
-    assert one(driver, 'form#login input[name="next"]').get_attribute("value") == wanted
 
 
 def no_markup_ran(driver):
@@ -50,7 +31,7 @@ def console(browser, fleet_server):
 
 
 def test_login_form_refuses_a_wrong_password_then_logs_in(browser, fleet_server):
-    browser.delete_all_cookies()
+    forget_cookies(browser)
     browser.get(fleet_server.url + "/console/")
     redirected_to_login(browser, "/console/")
     assert one(browser, 'form#login input[name="password"]').get_attribute("type") == "password"
