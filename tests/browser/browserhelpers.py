@@ -8,6 +8,7 @@ The fleet is seeded through the real HTTP API (admin API, client enables and
 check-ins with the machine tokens, a real sync from a second server, the import
 folder); SQL only backdates a check-in, which no API can do."""
 
+import hashlib
 import os
 import re
 import shutil
@@ -117,11 +118,16 @@ def path_of(driver):
     return re.sub(r"^[a-z]+://[^/]+", "", driver.current_url)
 
 
+def click_through(driver, element):
+    """Clicks a link or button and waits for the page it leads to."""
+    old = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    wait(driver, lambda d: _stale(old), what="the next page after a click")
+
+
 def submit(driver, form):
     """Submits a form with its submit button and waits for the next page."""
-    old = driver.find_element(By.TAG_NAME, "html")
-    form.find_element(By.CSS_SELECTOR, '[type="submit"]').click()
-    wait(driver, lambda d: _stale(old), what="the next page after submitting")
+    click_through(driver, form.find_element(By.CSS_SELECTOR, '[type="submit"]'))
 
 
 def _stale(element):
@@ -149,6 +155,23 @@ def redirected_to_login(driver, wanted):
     assert parse_qs(url.query).get("next") == [wanted], driver.current_url
     one(driver, "form#login")
     assert one(driver, 'form#login input[name="next"]').get_attribute("value") == wanted
+
+
+def listed(driver):
+    """The machine ids of the machines page shown."""
+    return [row.get_attribute("data-machine-id") for row in css(driver, "table#machines tbody tr[data-machine-id]")]
+
+
+def machine_ids(driver):
+    """The machine ids of the machines listing, following its next-page links."""
+    ids = []
+    for _ in range(50):
+        ids += listed(driver)
+        following = css(driver, 'a[rel="next"]')
+        if not following:
+            return ids
+        driver.get(following[0].get_attribute("href"))
+    raise AssertionError("more than 50 pages")
 
 
 def forget_cookies(driver):
@@ -242,6 +265,15 @@ MACHINES = [
     ("lab-01", "lab", "6.8.0-45.45-generic", "unknown", {"cpu-model": HTML_LIKE}),
 ]
 STALE = {"stable-old"}
+# And a crowd, so that the machines page has a second page (50 a page) and the bars
+# have some body: ids as /etc/machine-id has them, states and kernels the named
+# machines' filters do not expect (no apply-failed, no 5.4 kernel, nothing in
+# candidate, none stale).
+CROWD = [(hashlib.md5(f"crowd-{i}".encode()).hexdigest(), ("edge", "beta", "stable")[i % 3],
+          ("5.15.0-107.117-generic", "5.15.0-105.115-generic", "6.8.0-45.45-generic")[i // 2 % 3],
+          ("applied", "applied", "nothing-to-apply", "applied", "applied", "unapplied", "applied",
+           "check-failed")[i // 3 % 8], {})
+         for i in range(48)]
 
 
 def _ok(response, *statuses):
@@ -308,7 +340,7 @@ def seed_fleet(server, upstream):
     for tier in sorted({m[1] for m in MACHINES}):
         made = server.admin("POST", "/v1/admin/auth-token", json={"id": f"fleet-{tier}", "tier": tier})
         tokens[tier] = _ok(made)["token"]
-    for machine_id, tier, kernel, state, extra in MACHINES:
+    for machine_id, tier, kernel, state, extra in MACHINES + CROWD:
         enabled = _ok(server.request("PUT", f"/v1/client/{machine_id}",
                                      headers={"Authorization": f"Bearer {tokens[tier]}"}))
         if state is not None:

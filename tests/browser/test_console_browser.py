@@ -7,8 +7,8 @@ server for the whole module (conftest.py); every test starts from a page it load
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from browserhelpers import (HTML_LIKE, WINDOW, css, emulate_media, forget_cookies, log_in, one, page_background,
-                            path_of, redirected_to_login, submit, wait)
+from browserhelpers import (HTML_LIKE, WINDOW, click_through, css, emulate_media, forget_cookies, listed, log_in,
+                            machine_ids, one, page_background, path_of, redirected_to_login, submit, wait)
 from livetest import ADMIN_PASSWORD, ADMIN_USER
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.select import Select
@@ -77,18 +77,6 @@ def test_overview_shows_the_seeded_tiers_kernels_and_sync_runs(console, fleet):
     no_markup_ran(console)
 
 
-def machine_ids(driver):
-    """The machine ids of the listing, following its next-page links."""
-    ids = []
-    for _ in range(50):
-        ids += [row.get_attribute("data-machine-id") for row in css(driver, "table#machines tbody tr[data-machine-id]")]
-        following = css(driver, 'a[rel="next"]')
-        if not following:
-            return ids
-        driver.get(following[0].get_attribute("href"))
-    raise AssertionError("more than 50 pages")
-
-
 def filter_machines(driver, url, tier=None, state=None, stale=False, kernel=None):
     """Fills form#machine-filters on a fresh listing, submits it -> the ids listed."""
     driver.get(url + "/console/machines")
@@ -124,6 +112,28 @@ def test_machines_table_filters_by_tier_state_and_staleness(console, fleet_serve
 
     assert filter_machines(console, url, tier="candidate") == []
     one(console, "p.empty")
+
+
+def test_machines_table_pages_and_sorts_by_last_check_in(console, fleet_server, fleet):
+    console.get(fleet_server.url + "/console/machines")
+    first = listed(console)
+    assert len(first) == 50 and not css(console, 'a[rel="prev"]')
+    click_through(console, one(console, 'a[rel="next"]'))
+    second = listed(console)
+    assert second and not css(console, 'a[rel="next"]')
+    one(console, 'a[rel="prev"]')
+    assert sorted(first + second) == sorted(fleet.machines)
+
+    def checked_in(ids):
+        return [mid for mid in ids if fleet.machines[mid]["state"] is not None]
+
+    # Newest check-in first: the stale machine after every other that checked in.
+    assert checked_in(first + second)[-1] == "stable-old"
+    # The column's header link turns the order round.
+    console.get(fleet_server.url + "/console/machines")
+    click_through(console, one(console, "table#machines thead a[href*='sort=']"))
+    assert "sort=last_check_in" in console.current_url
+    assert checked_in(machine_ids(console))[0] == "stable-old"
 
 
 def test_patches_page_lists_the_seeded_patches_per_tier(console, fleet_server, fleet):

@@ -10,7 +10,8 @@ import subprocess
 
 import pytest
 import requests
-from browserhelpers import css, forget_cookies, log_in, one, path_of, redirected_to_login, skip_or_fail, submit
+from browserhelpers import (css, forget_cookies, log_in, machine_ids, one, path_of, redirected_to_login, skip_or_fail,
+                            submit)
 from livetest import ADMIN_PASSWORD, ADMIN_USER, free_port, wait_for
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -81,8 +82,7 @@ def test_console_through_haproxy(browser, haproxy_url, fleet):
     redirected_to_login(browser, "/console/machines")
     log_in(browser, ADMIN_USER, ADMIN_PASSWORD)
     assert path_of(browser) == "/console/machines"
-    rows = css(browser, "table#machines tbody tr[data-machine-id]")
-    assert sorted(r.get_attribute("data-machine-id") for r in rows) == sorted(fleet.machines)
+    assert sorted(machine_ids(browser)) == sorted(fleet.machines)
     browser.get(haproxy_url + "/console/")
     assert [r.get_attribute("data-tier") for r in css(browser, "table#tiers tr[data-tier]")] == fleet.tiers
     submit(browser, one(browser, "form#logout"))
