@@ -6,6 +6,8 @@ figure against the budget of issue 12:
                   (both on the cached cluster, runs alternated: noise hits both alike)
   reports         GET /v1/admin/reports/machines and /patch-health for the largest tier
                   (what `livepatch-admin report ...` calls): median time | 200 ms
+  console         GET /console/ (the web console's overview) and /console/machines?stale=1
+                  with a console session: median time | 300 ms (issue 14's budget)
   clean-up        check-ins (one wrk run, stopped when the clean-up ends) while the retention
                   clean-up deletes the 1,000,000 expired reports (reports_cleanup.cleanup_reports
                   with the default row limit and batch size, run from the bench process so
@@ -35,6 +37,7 @@ ROUNDS = 2  # alternated check-in runs per database
 REPORT_CALLS = 7
 TIER, VERSION, STATE = "stable", "107.1", "applied"  # the largest tier, a common version
 BUDGET_MS = 200
+CONSOLE_BUDGET_MS = 300
 CLEANUP_P99_MS = 100
 SETTINGS = {"leader": "false"}
 
@@ -83,6 +86,31 @@ def _report_rows(server, rss):
                 budget, f"{BUDGET_MS} ms", f"{machines:.1f} ms", BUDGET_MS / machines, 1.0, rss_mb=rss),
             Row(f"report patch-health {TIER} {VERSION} (median of {REPORT_CALLS})", budget, f"{BUDGET_MS} ms",
                 f"{health:.1f} ms", BUDGET_MS / health, 1.0, rss_mb=rss)]
+
+
+def _console_ms(server, path):
+    session = requests.Session()
+    user, password = server.admin
+    session.post(server.url + "/console/login", data={"username": user, "password": password},
+                 allow_redirects=False, timeout=30).raise_for_status()
+    times = []
+    for _ in range(REPORT_CALLS):
+        started = time.perf_counter()
+        response = session.get(server.url + path, allow_redirects=False, timeout=30)
+        times.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, f"{path}: {response.status_code}"
+    return statistics.median(times)
+
+
+def _console_rows(server, rss):
+    budget = f"{CONSOLE_BUDGET_MS} ms budget"
+    rows = []
+    for label, path in (("console overview", "/console/"),
+                        ("console machines, stale only, newest first", "/console/machines?stale=1")):
+        ms = _console_ms(server, path)
+        rows.append(Row(f"{label} at 100k machines (GET {path}, median of {REPORT_CALLS})", budget,
+                        f"{CONSOLE_BUDGET_MS} ms", f"{ms:.1f} ms", CONSOLE_BUDGET_MS / ms, 1.0, rss_mb=rss))
+    return rows
 
 
 def _during_cleanup(bench, server, machines, dsn, retention):
@@ -136,6 +164,7 @@ def _run(bench, admin_dsn):
                 f"{on_empty['rps']:,.0f} req/s", f"{at_scale['rps']:,.0f} req/s", at_scale["rps"] / on_empty["rps"],
                 0.9, at_scale["p99_ms"], None, rss, at_scale["errors"])]
     rows += _report_rows(seeded, seeded.rss_mb())
+    rows += _console_rows(seeded, seeded.rss_mb())
     during, deleted, seconds = _during_cleanup(bench, seeded, seeded_machines, seeded_dsn,
                                                scale_seed.retention_for(seeded_at))
     assert deleted == scale_seed.EXPIRED, f"the clean-up deleted {deleted} reports, not {scale_seed.EXPIRED}"

@@ -40,8 +40,7 @@ def overview(config):
         counts = fleet.tier_state_counts(cur)
         newest = patches.newest_versions(cur)
         stale = fleet.stale_count(cur, stale_after)
-        kernels = fleet.top_kernels(cur, TOP_KERNELS)
-        kernel_total = fleet.kernel_count(cur)
+        kernels = fleet.kernel_counts(cur)
         runs = sync_runs.recent(cur, SYNC_RUNS)
         cleanup = reports.last_cleanup_run(cur)
     by_tier = {}
@@ -65,8 +64,8 @@ def overview(config):
         "total": fleet_total,
         "stale": stale,
         "stale_after": config.console_stale_after,
-        "kernels": kernels,
-        "kernel_total": kernel_total,
+        "kernels": kernels[:TOP_KERNELS],
+        "kernel_total": len(kernels),
         "sync": _sync(config, runs),
         "health": _health(cleanup),
     }

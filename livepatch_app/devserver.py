@@ -83,10 +83,12 @@ def run_dev(config_path, state_dir):
         print(f"  schema migrations applied: {', '.join(map(str, applied))}")
     if login:
         print(f"  admin login: {login[0]} / {login[1]}")
+        print(f"  web console: {url}/console/ (log in as {login[0]} with that password)")
         print(f"  try: curl -u {login[0]}:{login[1]} -X POST {url}/v1/admin/login")
         print(f"       LIVEPATCH_URL={url} .venv/bin/livepatch-admin login -a {login[0]}:{login[1]}")
     else:
         print("  admin users: from LIVEPATCH_AUTH_BASIC_USERS")
+        print(f"  web console: {url}/console/")
     print("  Ctrl-C stops the server (and the embedded PostgreSQL)", flush=True)
     setup_logging(config.log_level)
     # SIGTERM (e.g. from a test harness or `kill`) stops like Ctrl-C, so the

@@ -45,14 +45,28 @@ def _is_console(path):
 
 @bp.after_app_request
 def _security_headers(response):
-    """On every answer under /console/ (errors and redirects too)."""
+    """On every answer under /console/ (errors and redirects too). An error the app
+    answered in the API's JSON shape (unknown page, wrong method, bad text, database
+    down, schema behind) becomes an HTML page with the same status and sentence."""
     if _is_console(request.path):
+        if response.status_code >= 400 and response.mimetype == "application/json":
+            response = _html_error(response)
         for name, value in SECURITY_HEADERS.items():
             response.headers[name] = value
         if request.endpoint != "console.stylesheet":
             response.headers["Cache-Control"] = "no-store"
             response.headers.pop("ETag", None)
     return response
+
+
+def _html_error(response):
+    body = response.get_json(silent=True) or {}
+    page = _page("error.html", response.status_code, message=body.get("error") or "the request failed",
+                 code=body.get("code"))
+    for name in ("Retry-After", "Allow"):
+        if name in response.headers:
+            page.headers[name] = response.headers[name]
+    return page
 
 
 def _page(template, status=200, **values):
@@ -105,14 +119,23 @@ def console_page(view):
     return wrapper
 
 
-def _own_origin():
-    return f"{request_scheme(request.environ)}://{request.host}"
-
-
 def _cross_origin():
-    """A POST sent by a page of another origin (when the browser says: Origin)."""
+    """A POST sent by a page of another site (when the browser says: Origin). The
+    origin's host (and port) must be the one the request was sent to; its scheme must
+    be https when the request is known to have come over TLS. An https origin on a
+    request seen as http is this server behind a proxy that terminates TLS without
+    saying so (no trusted X-Forwarded-Proto): the same site, so it passes."""
     origin = request.headers.get("Origin")
-    return origin is not None and origin != _own_origin()
+    if origin is None:
+        return False
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or parts.path or parts.query:
+        return True  # "null" (an opaque origin) or no origin at all
+    if request_scheme(request.environ) == "https" and parts.scheme != "https":
+        return True
+    default_port = {"http": ":80", "https": ":443"}[parts.scheme]
+    return parts.netloc.lower().removesuffix(default_port) != request.host.lower().removesuffix(
+        ":80").removesuffix(":443")
 
 
 def _secure():

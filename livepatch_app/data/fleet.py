@@ -6,31 +6,28 @@ write into every index of machines)."""
 
 
 def tier_state_counts(cur):
-    """[{tier_id, patch_state (None: never reported), machines}] over the whole fleet,
-    read from machines_tier_patch_idx alone (an index-only scan)."""
-    cur.execute("""SELECT tier_id, patch_state, count(*) AS machines FROM machines
-                   GROUP BY tier_id, patch_state""")
+    """[{tier_id, patch_state (None: never reported), machines}] over the whole fleet.
+    Tier by tier (there are few), each from machines_tier_patch_idx alone (an
+    index-only scan of that tier's part), as tiers.list_with_counts counts them."""
+    cur.execute("""SELECT t.id AS tier_id, c.patch_state, c.machines
+                   FROM tiers t CROSS JOIN LATERAL (
+                       SELECT m.patch_state, count(*) AS machines FROM machines m
+                       WHERE m.tier_id = t.id GROUP BY m.patch_state) c""")
     return cur.fetchall()
 
 
 def stale_count(cur, stale_after_seconds):
     """Machines not seen for more than `stale_after_seconds` (one that never checked in
-    counts from when it was enabled)."""
+    counts from when it was enabled). Reads every machine (see above)."""
     cur.execute("""SELECT count(*) AS n FROM machines
                    WHERE coalesce(last_check_in, created_at) < now() - make_interval(secs => %s)""",
                 (stale_after_seconds,))
     return cur.fetchone()["n"]
 
 
-def top_kernels(cur, limit):
-    """[{kernel, machines}] of the `limit` most common reported kernels, most first
-    (machines_kernel_idx: an index-only scan)."""
+def kernel_counts(cur):
+    """[{kernel, machines}] of every reported kernel, most machines first (a fleet runs
+    a few dozen): counted from machines_kernel_idx alone, in its order."""
     cur.execute("""SELECT kernel, count(*) AS machines FROM machines WHERE kernel IS NOT NULL
-                   GROUP BY kernel ORDER BY machines DESC, kernel LIMIT %s""", (limit,))
+                   GROUP BY kernel ORDER BY machines DESC, kernel""")
     return cur.fetchall()
-
-
-def kernel_count(cur):
-    """How many different kernels the fleet reports."""
-    cur.execute("SELECT count(DISTINCT kernel) AS n FROM machines WHERE kernel IS NOT NULL")
-    return cur.fetchone()["n"]

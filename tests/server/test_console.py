@@ -152,9 +152,31 @@ def test_a_post_from_another_origin_is_refused(server, browser):
                             allow_redirects=False, timeout=30)
     assert response.status_code == 403
     assert get(server, browser, "/console/").status_code == 200  # not logged out
+    for origin in ("null", f"http://127.0.0.1:{server.config.port + 1}", "http://localhost",
+                   f"http://127.0.0.1:{server.config.port}.evil.example"):
+        assert browser.post(server.url + "/console/logout", headers={"Origin": origin},
+                            allow_redirects=False, timeout=30).status_code == 403, origin
     own = browser.post(server.url + "/console/logout", headers={"Origin": server.url},
                        allow_redirects=False, timeout=30)
     assert own.status_code == 303
+
+
+def test_origin_behind_a_proxy_terminating_tls(make_server):
+    """Behind haproxy with TLS, the browser's Origin is https://<the address it used>; the
+    Host header is the same address. Without a trusted X-Forwarded-Proto the server sees
+    http: the same host passes. With it, an http origin is refused."""
+    host = {"Host": "livepatch.example"}
+    plain = make_server()
+    _, response = console_login(plain, headers={**host, "Origin": "https://livepatch.example"})
+    assert response.status_code == 303
+    _, response = console_login(plain, headers={**host, "Origin": "https://evil.example"})
+    assert response.status_code == 403
+    trusting = make_server(trusted_proxies="127.0.0.1")
+    tls = {**host, "X-Forwarded-Proto": "https"}
+    _, response = console_login(trusting, headers={**tls, "Origin": "https://livepatch.example"})
+    assert response.status_code == 303
+    _, response = console_login(trusting, headers={**tls, "Origin": "http://livepatch.example"})
+    assert response.status_code == 403
 
 
 def test_the_api_session_token_and_the_console_are_the_same_kind(server, browser):
@@ -228,4 +250,131 @@ def test_bad_tier_on_the_patches_page_is_a_400(server, browser):
 def test_text_no_column_can_hold_is_a_400(server, browser, query):
     response = get(server, browser, "/console/machines?" + query)
     assert response.status_code == 400
+    assert_security_headers(response)
+
+
+def seed_fleet(server):
+    """Machines in three tiers with states, kernels and check-in times, one of them stale,
+    one never reported; a patch in edge and stable, one blocked; two sync runs."""
+    server.sql("""INSERT INTO machines (machine_id, token_hash, tier_id, last_check_in, created_at, kernel,
+                                        architecture, patch_state, patch_version)
+                  SELECT 'm' || lpad(i::text, 3, '0'), 'tok' || i, t.id,
+                         CASE WHEN i = 1 THEN now() - interval '3 days' WHEN i = 2 THEN NULL
+                              ELSE now() - i * interval '1 minute' END,
+                         now() - interval '10 days',
+                         CASE WHEN i = 2 THEN NULL WHEN mod(i, 3) = 0 THEN '6.8.0-35.35-generic'
+                              ELSE '5.15.0-107.117-generic' END,
+                         'amd64',
+                         CASE WHEN i = 2 THEN NULL WHEN mod(i, 4) = 0 THEN 'apply-failed' ELSE 'applied' END,
+                         '107.1'
+                  FROM generate_series(1, 60) i
+                  JOIN tiers t ON t.name = CASE WHEN i <= 10 THEN 'edge' WHEN i <= 25 THEN 'beta' ELSE 'stable' END""")
+    for name, version, blocked in (("livepatch-5.15.0-107.117-generic-107.1-amd64.tar.bz2", "107.1", False),
+                                   ("livepatch-5.15.0-107.117-generic-107.2-amd64.tar.bz2", "107.2", True)):
+        server.sql("""INSERT INTO patches (filename, kernel, kernel_base, abi, build, flavour, version, version_major,
+                                           version_minor, architecture, sha256, size, storage_key, source)
+                      VALUES (%s, '5.15.0-107.117', '5.15.0', 107, 117, 'generic', %s, 107, %s, 'amd64',
+                              repeat('a', 64), 123456, 'k' || %s, 'sync')""",
+                   (name, version, int(version.split(".")[1]), name))
+        server.sql("""INSERT INTO patch_tiers (patch_id, tier_id) SELECT p.id, t.id FROM patches p, tiers t
+                      WHERE p.filename = %s AND t.name IN ('edge', 'stable')""", (name,))
+        if blocked:
+            server.sql("INSERT INTO blocklist (filename, reason) VALUES (%s, 'broken')", (name,))
+    server.sql("""INSERT INTO sync_runs (started_at, finished_at, result, patches_added, bytes)
+                  VALUES (now() - interval '2 hours', now() - interval '2 hours', 'success', 3, 300000),
+                         (now() - interval '1 hour', now() - interval '1 hour', 'failed', 0, 0)""")
+
+
+def rows(html, attribute):
+    return re.findall(r'<tr %s="([^"]*)"' % attribute, html)
+
+
+def test_overview_shows_the_fleet(server, browser):
+    seed_fleet(server)
+    html = get(server, browser, "/console/").text
+    assert rows(html, "data-tier") == ["edge", "beta", "candidate", "stable"]  # tier order
+    edge = html.split('<tr data-tier="edge">')[1].split("</tr>")[0]
+    assert '<td data-col="machines" class="num">10</td>' in edge
+    assert ">107.1</a>" in edge  # the newest unblocked version, not the blocked 107.2
+    assert '<span data-state="applied" class="num">7</span>' in edge
+    assert '<span data-state="apply-failed" class="num">2</span>' in edge
+    assert '<span data-state="unknown" class="num">1</span>' in edge  # m002 never reported
+    assert "<svg" in edge and "<rect" in edge
+    candidate = html.split('<tr data-tier="candidate">')[1].split("</tr>")[0]
+    assert '<td data-col="machines" class="num">0</td>' in candidate and "data-state" not in candidate
+    assert '<span id="stale-count" class="big num">2</span>' in html  # m001, and m002: enabled 10 days ago, never seen
+    assert rows(html, "data-kernel") == ["5.15.0-107.117-generic", "6.8.0-35.35-generic"]
+    assert len(rows(html, "data-sync-run")) == 2
+    assert '<section id="health"' in html and "up to date" in html
+    assert re.search(r'<time datetime="[^"]+Z" title="[^"]+Z">1 h ago</time>', html)  # relative, exact on hover
+
+
+def test_overview_of_an_empty_fleet_says_what_to_do(server, browser):
+    html = get(server, browser, "/console/").text
+    assert "No machines yet: create an auth token with <code>livepatch-admin auth-token" in html
+    assert rows(html, "data-tier") == ["edge", "beta", "candidate", "stable"]
+    assert '<span id="stale-count" class="big num">0</span>' in html
+    assert "No sync run yet" in html and "No kernel reported yet" in html
+
+
+def test_machines_page_filters_sorts_and_pages(server, browser):
+    seed_fleet(server)
+    html = get(server, browser, "/console/machines").text
+    assert '<form id="machine-filters" method="get"' in html
+    ids = rows(html, "data-machine-id")
+    assert len(ids) == 50 and ids[0] == "m003"  # newest check-in first
+    assert 'rel="next"' in html and 'rel="prev"' not in html
+    page2 = get(server, browser, "/console/machines?page=2").text
+    ids2 = rows(page2, "data-machine-id")
+    assert len(ids2) == 10 and not set(ids) & set(ids2) and 'rel="prev"' in page2 and 'rel="next"' not in page2
+    oldest = rows(get(server, browser, "/console/machines?sort=last_check_in").text, "data-machine-id")
+    assert oldest[:2] == ["m002", "m001"]  # never checked in, then the stale one
+    assert rows(get(server, browser, "/console/machines?stale=1").text, "data-machine-id") == ["m001", "m002"]
+    edge_failed = rows(get(server, browser, "/console/machines?tier=edge&state=apply-failed").text, "data-machine-id")
+    assert sorted(edge_failed) == ["m004", "m008"]
+    assert rows(get(server, browser, "/console/machines?tier=edge&state=unknown").text, "data-machine-id") == ["m002"]
+    kernel = rows(get(server, browser, "/console/machines?kernel=6.8.0-35.35-generic").text, "data-machine-id")
+    assert len(kernel) == 20
+    empty = get(server, browser, "/console/machines?tier=candidate").text
+    assert rows(empty, "data-machine-id") == [] and '<p class="empty">' in empty
+    beyond = get(server, browser, "/console/machines?page=9")
+    assert beyond.status_code == 200 and '<p class="empty">' in beyond.text
+
+
+def test_machine_ids_are_shown_as_the_admin_api_shows_them(server, browser):
+    seed_fleet(server)
+    api = server.admin("GET", "/v1/admin/machines", params={"tier": "edge"}).json()["machines"]
+    html = get(server, browser, "/console/machines?tier=edge").text
+    assert sorted(rows(html, "data-machine-id")) == sorted(m["machine-id"] for m in api)
+
+
+def test_patches_page_per_tier(server, browser):
+    seed_fleet(server)
+    html = get(server, browser, "/console/patches").text
+    assert re.findall(r'<section data-tier="([^"]+)"', html) == ["edge", "beta", "candidate", "stable"]
+    edge = html.split('<section data-tier="edge"')[1].split("</section>")[0]
+    assert rows(edge, "data-patch") == ["livepatch-5.15.0-107.117-generic-107.1-amd64.tar.bz2",
+                                        "livepatch-5.15.0-107.117-generic-107.2-amd64.tar.bz2"]
+    blocked = edge.split('data-patch="livepatch-5.15.0-107.117-generic-107.2-amd64.tar.bz2"')[1].split("</tr>")[0]
+    assert '<td data-col="source">sync</td>' in blocked and "blocked</span>" in blocked
+    assert '<td data-col="size" class="num" title="123456 bytes">120.6 KiB</td>' in blocked
+    only = get(server, browser, "/console/patches?tier=stable").text
+    assert re.findall(r'<section data-tier="([^"]+)"', only) == ["stable"]
+
+
+def test_errors_under_the_console_are_html_pages(server, browser):
+    missing = get(server, browser, "/console/no-such-page")
+    assert missing.status_code == 404 and missing.headers["Content-Type"].startswith("text/html")
+    assert '<p class="error" role="alert">' in missing.text
+    wrong = browser.delete(server.url + "/console/", allow_redirects=False, timeout=30)
+    assert wrong.status_code == 405 and "GET" in wrong.headers["Allow"]
+    assert_security_headers(wrong)
+
+
+def test_database_down_is_an_html_503(make_server):
+    down = make_server(database_url="host=127.0.0.1 port=1 dbname=x user=x password=hunter2 connect_timeout=1")
+    response = get(down, requests.Session(), "/console/", cookies={COOKIE: "x" * 43})
+    assert response.status_code == 503 and response.headers["Content-Type"].startswith("text/html")
+    assert "the database is unavailable" in response.text and "hunter2" not in response.text
+    assert response.headers["Retry-After"] == "5"
     assert_security_headers(response)

@@ -6,8 +6,13 @@ The planner picks plans from the table statistics (hence ANALYZE after the seed)
 the fleet has a realistic shape: tiers of 5-60 % of the machines, a spread of
 kernels, versions and states, reports across the retention window and past it.
 
+The web console's overview and machines page (issue 14) are here too: its per-tier state
+counts, top kernels and filtered machine pages.
+
 Left out: queries that read the whole fleet by nature (the machine count a downstream
-sends upstream, an unfiltered machine list's total)."""
+sends upstream, an unfiltered machine list's total, the console's unfiltered machines
+page), and the console's stale count: it reads last_check_in of every machine, which has
+no index on purpose (migration 0004: with one, no check-in is a heap-only update)."""
 
 import uuid
 from types import SimpleNamespace
@@ -17,7 +22,8 @@ import psycopg2.extras
 import pytest
 from livetest import create_database, drop_database, with_dbname
 
-from livepatch_app.data import check_ins, machines, reports, tiers
+from livepatch_app.data import check_ins, machines, patches, reports, tiers
+from livepatch_app.data import fleet as fleet_counts
 
 MACHINES = 30_000
 REPORTS = 300_000  # over 100 days: a tenth past the 90 days of retention
@@ -132,6 +138,20 @@ HOT_PATHS = {
     "tier list with counts": lambda cur, f: tiers.list_with_counts(cur),
     "tier usage": lambda cur, f: tiers.usage(cur, f.tier["stable"]),
     "forget a machine": lambda cur, f: machines.forget(cur, f.machine_id),
+    "console overview: tier and state counts": lambda cur, f: fleet_counts.tier_state_counts(cur),
+    "console overview: kernels": lambda cur, f: fleet_counts.kernel_counts(cur),
+    "console overview: newest version per tier": lambda cur, f: patches.newest_versions(cur),
+    "console machines <smallest tier> newest first": lambda cur, f: machines.search(
+        cur, 50, 0, order="-last_check_in", tier_id=f.tier["edge"]),
+    "console machines <tier> <state> oldest first": lambda cur, f: machines.search(
+        cur, 50, 0, order="last_check_in", tier_id=f.tier["beta"], state="apply-failed"),
+    "console machines <tier> unknown or never reported": lambda cur, f: machines.search(
+        cur, 50, 0, order="-last_check_in", tier_id=f.tier["edge"], state="unknown", unreported_too=True),
+    "console machines <kernel>": lambda cur, f: machines.search(
+        cur, 50, 0, order="-last_check_in", kernel="6.8.0-35.35-generic"),
+    "console machines <tier> <kernel> stale, page 3": lambda cur, f: machines.search(
+        cur, 50, 100, order="-last_check_in", tier_id=f.tier["candidate"], kernel="6.5.0-1021.21-azure",
+        stale_after=48 * 3600),
 }
 
 
@@ -163,6 +183,9 @@ def test_no_sequential_scan_of_a_large_table(fleet, path):
     ("machines_tier_patch_idx", "report machines <tier> <version> <state>"),
     ("machines_auth_token_enabled_idx", "enable: machines on the token"),
     ("machine_reports_reported_at_idx", "clean-up: first and next batch"),
+    ("machines_kernel_idx", "console overview: kernels"),
+    ("machines_kernel_idx", "console machines <kernel>"),
+    ("machines_tier_patch_idx", "console overview: tier and state counts"),
 ])
 def test_a_dropped_index_is_caught(fleet, index, path):
     plans = plans_of(fleet, path, before=f"DROP INDEX {index}")
