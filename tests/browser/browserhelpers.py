@@ -80,8 +80,11 @@ def new_driver(width=WINDOW[0], height=WINDOW[1]):
                XDG_CACHE_HOME=os.path.join(scratch, ".cache"))
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    # --headless=new: Chrome's current headless mode, the full browser without a
-    # window (https://developer.chrome.com/docs/chromium/headless).
+    # --headless=new: Chrome's current headless mode, the full browser that "creates, but
+    # doesn't display, any platform windows" (https://developer.chrome.com/docs/chromium/headless;
+    # plain --headless means the same since Chromium's "[headless] Change --headless switch
+    # default to 'new'", and the old mode left the chrome binary in 132; Selenium's advice:
+    # https://www.selenium.dev/blog/2023/headless-is-going-away/).
     options.add_argument("--headless=new")
     # We run as root, where Chromium refuses to start with its setuid/namespace sandbox;
     # --no-sandbox turns it off ("Disables the sandbox for all process types that are
