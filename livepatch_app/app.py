@@ -30,7 +30,8 @@ BLUEPRINTS = [
 ]
 
 # Endpoints that answer while the schema is behind (operations and the contract).
-_OPS_ENDPOINTS = {"ops.index", "ops.debug_info", "ops.debug_status", "ops.metrics", "ops.openapi"}
+_OPS_ENDPOINTS = {"ops.index", "ops.debug_info", "ops.debug_status", "ops.metrics", "ops.openapi",
+                  "console.stylesheet"}  # a file of the package: styles the console's error pages too
 
 log = logging.getLogger("livepatch.http")
 

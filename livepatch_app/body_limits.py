@@ -34,12 +34,20 @@ class BodyRules:
                                f"the upload is larger than the limit of {max_upload_mib} MiB (max_upload_size)")
         self._views = app.view_functions
         self._adapter = app.url_map.bind("localhost")
+        # Only these methods can reach a streaming view: any other request line is
+        # judged without a route match (waitress's I/O thread makes this call for
+        # every request with a body, check-ins included).
+        self._streaming_methods = frozenset(
+            method for rule in app.url_map.iter_rules() if self.for_endpoint(rule.endpoint).streams
+            for method in rule.methods)
 
     def for_endpoint(self, endpoint):
         return self.upload if getattr(self._views.get(endpoint), "streams_body", False) else self.json
 
     def for_request(self, method, path_info):
         """The rule for a request line; path_info as WSGI gives it (latin-1 decoded bytes)."""
+        if method not in self._streaming_methods:
+            return self.json
         try:
             path = path_info.encode("latin-1").decode("utf-8", "replace")
             endpoint, _ = self._adapter.match(path, method=method)

@@ -14,9 +14,6 @@ from .db import DatabaseUnavailable
 STATE_ORDER = ("applied", "nothing-to-apply", "applied-with-bug", "kernel-upgrade-required", "unapplied",
                "needs-check", "check-failed", "apply-failed", "unknown")
 assert set(STATE_ORDER) == set(PATCH_STATES)
-STATE_LABELS = {
-    "unknown": "unknown or never reported",
-}
 TOP_KERNELS = 10
 SYNC_RUNS = 5
 PAGE_SIZE = 50
@@ -62,6 +59,7 @@ def overview(config):
     return {
         "tiers": tier_list,
         "total": fleet_total,
+        "failing": sum(dict(tier["states"]).get("apply-failed", 0) for tier in tier_list),
         "stale": stale,
         "stale_after": config.console_stale_after,
         "kernels": kernels[:TOP_KERNELS],
@@ -74,10 +72,11 @@ def overview(config):
 def _sync(config, runs):
     sync = {"enabled": config.patch_sync_enabled, "upstream": config.sync_upstream,
             "interval": config.sync_interval, "leader": config.leader, "runs": runs, "next": None,
-            "token": bool(config.sync_token)}
-    if config.patch_sync_enabled and config.leader and runs:
+            "token": bool(config.sync_token), "overdue": False}
+    if config.patch_sync_enabled and runs:  # runs are shared: the leader's schedule, seen from any unit
         last = runs[0]
         sync["next"] = (last["finished_at"] or last["started_at"]) + timedelta(seconds=config.sync_interval)
+        sync["overdue"] = last["result"] != "running" and sync["next"] <= datetime.now(timezone.utc)
     return sync
 
 
@@ -140,6 +139,9 @@ def machine_page(config, args):
             kernel=filters["kernel"], state=state, unreported_too=state == "unknown",
             stale_after=config.console_stale_after if filters["stale"] else None)
     pages = max(1, -(-total // PAGE_SIZE))
+    stale_before = datetime.now(timezone.utc) - timedelta(seconds=config.console_stale_after)
+    for row in rows:
+        row["stale"] = (row["last_check_in"] or row["created_at"]) < stale_before
     return {"filters": filters, "tiers": names, "states": STATE_ORDER, "machines": rows, "total": total,
             "page": filters["page"], "pages": pages, "page_size": PAGE_SIZE,
             "any_filter": any(filters[k] for k in ("tier", "kernel", "state", "stale"))}

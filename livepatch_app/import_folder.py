@@ -27,26 +27,26 @@ def folder_for(config):
     return config.import_path or os.path.join(config.filestore_path, "import")
 
 
-class _Rejected(Exception):
-    pass
+class Rejected(Exception):
+    """A file the import path refuses; the message says why."""
 
 
-def _sidecar_sha256(path, filename):
-    """The sha256 a sidecar promises for `filename`; _Rejected when it is malformed."""
+def sidecar_sha256(path, filename):
+    """The sha256 a sidecar promises for `filename`; Rejected when it is malformed."""
     with open(path, "rb") as handle:
         raw = handle.read(_SIDECAR_MAX + 1)
     if len(raw) > _SIDECAR_MAX:
-        raise _Rejected("the .sha256 sidecar is too large to be a checksum line")
+        raise Rejected("the .sha256 sidecar is too large to be a checksum line")
     try:
         lines = [line for line in raw.decode("utf-8").splitlines() if line.strip()]
     except UnicodeDecodeError:
         lines = []
     match = _SIDECAR_RE.match(lines[0]) if len(lines) == 1 else None
     if match is None:
-        raise _Rejected("the .sha256 sidecar is not one line '<sha256>  <filename>' as sha256sum prints")
+        raise Rejected("the .sha256 sidecar is not one line '<sha256>  <filename>' as sha256sum prints")
     named = match.group(2)
     if named is not None and os.path.basename(named) != filename:
-        raise _Rejected(f"the .sha256 sidecar names another file ({os.path.basename(named)[:255]!r})")
+        raise Rejected(f"the .sha256 sidecar names another file ({os.path.basename(named)[:255]!r})")
     return match.group(1).lower()
 
 
@@ -82,7 +82,7 @@ def _candidates(folder):
 
 def _import_one(db, store, folder, filename):
     """-> 'imported', or 'skipped' when the same bytes are already stored under
-    that name; _Rejected(reason) otherwise (ingest refuses a same name with
+    that name; Rejected(reason) otherwise (ingest refuses a same name with
     other bytes as patch-exists)."""
     from .ingest import ingest_patch  # the patches area's single way in
 
@@ -91,15 +91,15 @@ def _import_one(db, store, folder, filename):
     try:
         parse_patch_name(filename)
     except InvalidName as exc:
-        raise _Rejected(str(exc)) from None
-    expected = _sidecar_sha256(sidecar, filename) if os.path.exists(sidecar) else None
+        raise Rejected(str(exc)) from None
+    expected = sidecar_sha256(sidecar, filename) if os.path.exists(sidecar) else None
     try:
         with open(path, "rb") as stream:
             _, created = ingest_patch(db, store, filename, stream, source="import", expected_sha256=expected)
     except APIError as exc:
         if exc.code == "checksum-mismatch":
-            raise _Rejected(f"{exc.message}: it does not match its .sha256 sidecar") from None
-        raise _Rejected(f"{exc.message} ({exc.code})") from None
+            raise Rejected(f"{exc.message}: it does not match its .sha256 sidecar") from None
+        raise Rejected(f"{exc.message} ({exc.code})") from None
     _remove(path, sidecar)
     return "imported" if created else "skipped"
 
@@ -120,8 +120,8 @@ def refresh(config, db, store):
                 result[_import_one(db, store, folder, filename)].append(filename)
             except FileNotFoundError:
                 continue  # taken away meanwhile
-            except (_Rejected, OSError) as exc:
-                reason = str(exc) if isinstance(exc, _Rejected) else f"cannot read it: {exc.strerror}"
+            except (Rejected, OSError) as exc:
+                reason = str(exc) if isinstance(exc, Rejected) else f"cannot read it: {exc.strerror}"
                 _reject(folder, filename, os.path.join(folder, filename + SIDECAR), reason)
                 result["rejected"].append({"filename": filename, "reason": reason})
     finally:

@@ -240,10 +240,14 @@ class BodyChannel(HTTPChannel):
         if not request.body_complete:
             self.stop_reading = True  # closes once the answer is out
 
+    # readable() and writable() run for every connection on every turn of waitress's
+    # I/O loop: the common case (no body in flight) goes straight to waitress's.
     def readable(self):
+        request = self.open_body
+        if request is None and not self.stop_reading:
+            return HTTPChannel.readable(self)
         if self.will_close:
             return False
-        request = self.open_body
         if request is not None:
             if request.pipe.dropping and request.drain_spent():  # a client that went quiet
                 with self.requests_lock:
@@ -257,7 +261,9 @@ class BodyChannel(HTTPChannel):
         return super().readable()
 
     def writable(self):
-        if self.open_body is not None and self.close_when_flushed and not self.total_outbufs_len:
+        if self.open_body is None:
+            return HTTPChannel.writable(self)
+        if self.close_when_flushed and not self.total_outbufs_len:
             return False  # answered: drain the body, then close
         return super().writable()
 

@@ -14,7 +14,7 @@ DENY and Cache-Control no-store. The pages read through the data-access modules
 
 import functools
 from importlib import resources
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from flask import Blueprint, g, make_response, redirect, render_template, request, send_file
 
@@ -80,7 +80,9 @@ def _safe_next(value):
     if not value or len(value) > 2000 or "\\" in value or any(ord(c) < 0x20 for c in value):
         return PREFIX
     parts = urlsplit(value)
-    if parts.scheme or parts.netloc or not parts.path.startswith(PREFIX) or ".." in parts.path.split("/"):
+    # Browsers resolve "..", and "%2e%2e" too, before they follow a redirect.
+    segments = unquote(parts.path).replace("\\", "/").split("/")
+    if parts.scheme or parts.netloc or not parts.path.startswith(PREFIX) or {".", ".."} & set(segments):
         return PREFIX
     return value
 
@@ -100,7 +102,11 @@ def _session_token():
 
 
 def console_page(view):
-    """A page that needs a console session: without a valid one, 303 to the login form."""
+    """A page that needs a console session: without a valid one, 303 to the login form
+    (and the dead cookie is dropped). A cookie that names no live session is not counted
+    by the login throttle, unlike an unknown Bearer token on the API: a browser sends its
+    old cookie with every page after the session expired or was revoked, and the admin
+    would be held back from logging in again; guessing a live 256-bit token is hopeless."""
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         token = _session_token()

@@ -83,6 +83,20 @@ def storage_keys(cur):
     return {row["storage_key"] for row in cur.fetchall()}
 
 
+def stored_bytes(cur):
+    """Every patch's id, filename, sha256, size and storage_key, by filename (storage adopt)."""
+    cur.execute("SELECT id, filename, sha256, size, storage_key FROM patches ORDER BY filename")
+    return cur.fetchall()
+
+
+def repoint(cur, patch_id, old_key, new_key):
+    """Points a patch at a copy of its bytes, only if it still points at old_key
+    -> whether it did (not when it was deleted or moved meanwhile)."""
+    cur.execute("UPDATE patches SET storage_key = %s WHERE id = %s AND storage_key = %s",
+                (new_key, patch_id, old_key))
+    return cur.rowcount > 0
+
+
 def _filters(tier_id=None, kernel=None, flavour=None, architecture=None, version=None, blocked=None):
     clauses, params = [], []
     if tier_id is not None:

@@ -27,9 +27,10 @@ row and bytes as they were: the caller must not switch stores then.
 
 import os
 
+from ..data import patches
 from ..errors import APIError
 from ..patchname import InvalidName, parse_patch_name
-from .filesystem import _KEY_RE, FilesystemStore
+from .filesystem import KEY_RE, FilesystemStore
 from .postgres import PostgresStore
 
 SIDECAR = ".sha256"
@@ -57,16 +58,16 @@ def legacy_files(folder):
 
 
 def _import_legacy(db, store, folder, result):
-    from ..import_folder import _Rejected, _sidecar_sha256
+    from ..import_folder import Rejected, sidecar_sha256
     from ..ingest import ingest_patch
 
     for filename in legacy_files(folder):
         path = os.path.join(folder, filename)
         try:
-            expected = _sidecar_sha256(path + SIDECAR, filename) if os.path.exists(path + SIDECAR) else None
+            expected = sidecar_sha256(path + SIDECAR, filename) if os.path.exists(path + SIDECAR) else None
             with open(path, "rb") as stream:
                 _, created = ingest_patch(db, store, filename, stream, source="import", expected_sha256=expected)
-        except _Rejected as exc:
+        except Rejected as exc:
             result["failed"].append({"filename": filename, "reason": str(exc)})
             continue
         except APIError as exc:
@@ -76,12 +77,6 @@ def _import_legacy(db, store, folder, result):
             result["failed"].append({"filename": filename, "reason": f"cannot read {path}: {exc.strerror}"})
             continue
         result["imported" if created else "present"].append(filename)
-
-
-def _rows(db):
-    with db.transaction() as cur:
-        cur.execute("SELECT id, filename, sha256, size, storage_key FROM patches ORDER BY filename")
-        return cur.fetchall()
 
 
 def _held(store, key):
@@ -94,7 +89,7 @@ def _held(store, key):
 def _source(db, key, from_folders):
     if _is_blob_key(key):
         return PostgresStore(db)
-    if not _KEY_RE.fullmatch(str(key)):
+    if not KEY_RE.fullmatch(str(key)):
         return None
     for folder in from_folders:
         if os.path.isfile(os.path.join(folder, key)):
@@ -103,7 +98,9 @@ def _source(db, key, from_folders):
 
 
 def _move_rows(db, store, from_folders, result):
-    for row in _rows(db):
+    with db.transaction() as cur:
+        rows = patches.stored_bytes(cur)
+    for row in rows:
         key, filename = row["storage_key"], row["filename"]
         if _held(store, key):
             continue
@@ -124,9 +121,7 @@ def _move_rows(db, store, from_folders, result):
                 f"the patch {row['sha256']} ({row['size']} bytes)")})
             continue
         with db.transaction() as cur:
-            cur.execute("UPDATE patches SET storage_key = %s WHERE id = %s AND storage_key = %s",
-                        (stored.key, row["id"], key))
-            updated = cur.rowcount
+            updated = patches.repoint(cur, row["id"], key, stored.key)
         if updated:
             result["moved"].append(filename)
         else:  # changed meanwhile (deleted, or moved by another unit): keep theirs

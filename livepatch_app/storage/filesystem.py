@@ -17,7 +17,7 @@ from ..data import patches
 from . import CHUNK, HashingReader, Stored, file_chunks
 
 _STAGING = ".incoming"
-_KEY_RE = re.compile(r"[0-9a-f]{16}-[A-Za-z0-9._-]+|[0-9a-f]{32}")
+KEY_RE = re.compile(r"[0-9a-f]{16}-[A-Za-z0-9._-]+|[0-9a-f]{32}")
 
 
 class FilesystemStore:
@@ -32,7 +32,7 @@ class FilesystemStore:
         return not str(key).startswith("blob:")
 
     def _path(self, key):
-        if not isinstance(key, str) or not _KEY_RE.fullmatch(key) or ".." in key:
+        if not isinstance(key, str) or not KEY_RE.fullmatch(key) or ".." in key:
             raise FileNotFoundError(key)
         return os.path.join(self.root, key)
 
@@ -87,7 +87,7 @@ class FilesystemStore:
         limit = time.time() - older_than_minutes * 60
         removed = 0
         staging = os.path.join(self.root, _STAGING)
-        candidates = [e for e in os.scandir(self.root) if _KEY_RE.fullmatch(e.name) and e.name not in known]
+        candidates = [e for e in os.scandir(self.root) if KEY_RE.fullmatch(e.name) and e.name not in known]
         if os.path.isdir(staging):
             candidates += list(os.scandir(staging))
         for entry in candidates:

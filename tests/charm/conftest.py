@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.join(ROOT, "lib"))
 
 mock.patch("charmhelpers.osplatform.get_platform", return_value="ubuntu").start()
 
-from charmhelpers.core import unitdata  # noqa: E402
+from charmhelpers.core import hookenv, unitdata  # noqa: E402
 
 remember_reactive_registrations()
 
@@ -79,3 +79,11 @@ def pro_files(monkeypatch, tmp_path):
     monkeypatch.setattr(pro, "MACHINE_TOKEN_FILE", str(root / "var/lib/ubuntu-advantage/private/machine-token.json"))
     monkeypatch.setattr(pro, "CLIENT_CONFIG_FILE", str(root / "etc/ubuntu-advantage/uaclient.conf"))
     return root
+
+
+@pytest.fixture
+def logs(monkeypatch):
+    """The messages the charm logs (hookenv.log), in order."""
+    lines = []
+    monkeypatch.setattr(hookenv, "log", lambda message, level=None: lines.append(message))
+    return lines

@@ -9,7 +9,6 @@ import sys
 
 import pytest
 import yaml
-from charmhelpers.core import hookenv
 
 from charms.livepatch import contracts, status, validation
 from charmtest import ROOT, defaults, pro_attach, valid_config
@@ -131,13 +130,6 @@ def lp(juju, machine):
     juju.config.update(url_template="http://lp.example/v1/patches/{filename}", port=machine.serve(BIND))
     juju.leader_data["resource-token"] = "resource-token-from-get-resource-token"
     return juju
-
-
-@pytest.fixture
-def logs(monkeypatch):
-    lines = []
-    monkeypatch.setattr(hookenv, "log", lambda message, level=None: lines.append(message))
-    return lines
 
 
 def ignored_lines(logs):

@@ -6,7 +6,6 @@ failure blocks and leaves the running service its config. The server side of
 `storage adopt` is tested in tests/server/test_storage_adopt.py."""
 
 import pytest
-from charmhelpers.core import hookenv
 
 from charms.livepatch import patchstore
 
@@ -24,13 +23,6 @@ def lp(juju, machine, tmp_path):
     juju.leader_data["resource-token"] = "resource-token-from-get-resource-token"
     juju.relate("database:3", {"postgresql/0": {}}, app_data=PROVIDER)
     return juju
-
-
-@pytest.fixture
-def logs(monkeypatch):
-    lines = []
-    monkeypatch.setattr(hookenv, "log", lambda message, level=None: lines.append(message))
-    return lines
 
 
 def adopt_args(call):

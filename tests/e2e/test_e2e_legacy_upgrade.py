@@ -1,6 +1,6 @@
 """The upgrade of docs/migration.md, end to end under jujusim with the BUILT charm:
-a unit deployed with a legacy deployment's `juju config` dump (all 46 options,
-tests/legacydump.py; patchstore at the legacy default `file`, filestore_path
+a unit given a legacy deployment's `juju config` dump with `config --file` (all 46
+options, tests/legacydump.py; patchstore at the legacy default `file`, filestore_path
 /livepatch/) holds patch files in /livepatch/ under their own names, as the legacy
 charm's file store left them; then upgrade-charm (to a build with a new schema
 migration), the schema-upgrade action, and the switch to patchstore=postgres and
@@ -85,7 +85,9 @@ def test_upgrade_from_a_legacy_file_store_keeps_every_patch(upstream, tmp_path, 
         legacy = tmp_path / "legacy.yaml"
         legacy.write_text(dump_yaml(patchstore="file", url_template=front + "/v1/patches/{filename}",
                                     auth_basic_users=admin_users().split("=", 1)[1], sync_upstream=upstream.url))
-        sim.run("deploy", CHARM, "livepatch", "--config", str(legacy))
+        # `juju config --file` reads `juju config` output (the legacy deployment's settings)
+        sim.run("deploy", CHARM, "livepatch")
+        sim.run("config", "livepatch", "--file", str(legacy))
         sim.run("config", "livepatch", "sync_token=" + upstream.token)
         sim.run("relate", "livepatch:database", "postgresql:database")
         sim.run("relate", "livepatch:website", "haproxy:reverseproxy")

@@ -2,8 +2,8 @@
 login form), the login goes through the admin credential check and its throttle, the
 session is a server-side admin session in a cookie with the right flags, logout revokes
 it, every answer carries the security headers, output is escaped, and bad query
-parameters get a 400 page, never a 500. (tests/e2e's browser tests check the pages in
-a real browser, on branch console-browser.)"""
+parameters get a 400 page, never a 500. (Tests in a real browser come from the
+console-browser branch, against the page contract these pages follow.)"""
 
 import re
 
@@ -58,6 +58,16 @@ def test_every_page_without_a_session_redirects_to_the_login(server, path):
     assert response.status_code == 303
 
 
+def test_every_console_route_is_covered_by_the_session_check(server):
+    """Every GET page of the blueprint but the login form and the stylesheet is in PAGES,
+    so the test above covers a page added later too (or this fails)."""
+    routes = {rule.rule for rule in server.app.url_map.iter_rules()
+              if rule.endpoint.startswith("console.") and "GET" in rule.methods}
+    assert routes - {"/console/login", "/console/style.css"} == {p.split("?")[0] for p in PAGES}
+    response = get(server, requests.Session(), "/console")
+    assert response.status_code == 308 and response.headers["Location"].endswith("/console/")
+
+
 def test_login_form_follows_the_contract(server):
     response = get(server, requests.Session(), "/console/login?next=/console/patches")
     assert response.status_code == 200
@@ -104,7 +114,9 @@ def test_cookie_is_secure_over_tls_seen_by_a_trusted_proxy_only(make_server):
 
 
 @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/console/", "/v1/admin/tiers",
-                                    "/console/../v1/admin/tiers", "javascript:alert(1)", "\\\\evil.example"])
+                                    "/console/../v1/admin/tiers", "/console/%2e%2e/v1/admin/tiers",
+                                    "/console/%2E%2E%2Fv1", "/console/./x", "javascript:alert(1)",
+                                    "\\\\evil.example", "/console/\\..\\v1", "http:/console/"])
 def test_login_never_redirects_off_the_console(server, target):
     _, response = console_login(server, next_path=target)
     assert response.status_code == 303
@@ -302,6 +314,7 @@ def test_overview_shows_the_fleet(server, browser):
     assert "<svg" in edge and "<rect" in edge
     candidate = html.split('<tr data-tier="candidate">')[1].split("</tr>")[0]
     assert '<td data-col="machines" class="num">0</td>' in candidate and "data-state" not in candidate
+    assert '<span id="failing-count" class="big num">15</span>' in html  # every 4th machine
     assert '<span id="stale-count" class="big num">2</span>' in html  # m001, and m002: enabled 10 days ago, never seen
     assert rows(html, "data-kernel") == ["5.15.0-107.117-generic", "6.8.0-35.35-generic"]
     assert len(rows(html, "data-sync-run")) == 2
@@ -329,7 +342,9 @@ def test_machines_page_filters_sorts_and_pages(server, browser):
     assert len(ids2) == 10 and not set(ids) & set(ids2) and 'rel="prev"' in page2 and 'rel="next"' not in page2
     oldest = rows(get(server, browser, "/console/machines?sort=last_check_in").text, "data-machine-id")
     assert oldest[:2] == ["m002", "m001"]  # never checked in, then the stale one
-    assert rows(get(server, browser, "/console/machines?stale=1").text, "data-machine-id") == ["m001", "m002"]
+    stale = get(server, browser, "/console/machines?stale=1").text
+    assert rows(stale, "data-machine-id") == ["m001", "m002"]
+    assert stale.count('class="badge"') == 2
     edge_failed = rows(get(server, browser, "/console/machines?tier=edge&state=apply-failed").text, "data-machine-id")
     assert sorted(edge_failed) == ["m004", "m008"]
     assert rows(get(server, browser, "/console/machines?tier=edge&state=unknown").text, "data-machine-id") == ["m002"]
@@ -378,3 +393,18 @@ def test_database_down_is_an_html_503(make_server):
     assert "the database is unavailable" in response.text and "hunter2" not in response.text
     assert response.headers["Retry-After"] == "5"
     assert_security_headers(response)
+    css = get(down, requests.Session(), "/console/style.css")  # the error page is styled all the same
+    assert css.status_code == 200 and css.headers["Content-Type"].startswith("text/css")
+
+
+def test_overview_says_when_the_next_sync_is_due(make_server):
+    server = make_server(patch_sync_enabled=True, sync_token="t", sync_interval="1h", leader=False)
+    session, _ = console_login(server)
+    server.sql("""INSERT INTO sync_runs (started_at, finished_at, result, patches_added, bytes)
+                  VALUES (now() - interval '31 minutes', now() - interval '30 minutes', 'success', 1, 10)""")
+    html = get(server, session, "/console/").text
+    assert re.search(r'<span id="sync-next">Next run due <time datetime="[^"]+" title="[^"]+">in (29|30) min</time>',
+                     html), html
+    server.sql("UPDATE sync_runs SET finished_at = now() - interval '3 hours'")
+    html = get(server, session, "/console/").text
+    assert "The next run is overdue" in html
