@@ -177,6 +177,15 @@ def test_overview_fits_a_phone_width(console):
         assert widths[0] == 390, widths
         assert widths[1] <= widths[0] and widths[2] <= widths[0], \
             f"the page scrolls sideways at 390 px: body {widths[1]} px, document {widths[2]} px"
+        # Nor does a box within it (a table in an overflow-x: auto wrapper would hide
+        # its last columns off to the side).
+        sideways = console.execute_script("""
+            return [...document.querySelectorAll('body *')].filter(el => {
+                const x = getComputedStyle(el).overflowX;
+                return (x === 'auto' || x === 'scroll') && el.scrollWidth > el.clientWidth + 1;
+            }).map(el => el.tagName + (el.id ? '#' + el.id : '') + '.' + el.className
+                         + ' ' + el.scrollWidth + '>' + el.clientWidth);""")
+        assert not sideways, f"boxes that scroll sideways at 390 px: {sideways}"
     finally:
         console.set_window_size(*WINDOW)
 
