@@ -163,8 +163,26 @@ def test_logout_ends_the_session(console, fleet_server):
     redirected_to_login(console, "/console/machines")
     # ... which sends it back there after logging in.
     log_in(console, ADMIN_USER, ADMIN_PASSWORD)
-    assert urlsplit(console.current_url).path == "/console/machines"
+    assert path_of(console) == "/console/machines"
     one(console, "table#machines")
+
+
+def test_a_bookmarked_filter_survives_the_login(console, fleet_server, fleet):
+    """A saved link to filtered machines, opened without a session, comes back filtered."""
+    wanted = "/console/machines?tier=edge&state=applied"
+    forget_cookies(console)
+    console.get(fleet_server.url + wanted)
+    redirected_to_login(console, wanted)
+    log_in(console, ADMIN_USER, ADMIN_PASSWORD)
+    assert path_of(console) == wanted
+    assert sorted(machine_ids(console)) == \
+        sorted(mid for mid, m in fleet.in_tier("edge").items() if m["state"] == "applied")
+    console.get(fleet_server.url + wanted)
+    form = one(console, "form#machine-filters")
+    assert Select(form.find_element(By.CSS_SELECTOR, 'select[name="tier"]')).first_selected_option \
+        .get_attribute("value") == "edge"
+    assert Select(form.find_element(By.CSS_SELECTOR, 'select[name="state"]')).first_selected_option \
+        .get_attribute("value") == "applied"
 
 
 def test_overview_fits_a_phone_width(console):
