@@ -36,7 +36,7 @@ def overview(config):
         tier_rows = tiers.list_all(cur)
         counts = fleet.tier_state_counts(cur)
         newest = patches.newest_versions(cur)
-        stale = fleet.stale_count(cur, stale_after)
+        stale = fleet.stale_counts(cur, stale_after)
         kernels = fleet.kernel_counts(cur)
         runs = sync_runs.recent(cur, SYNC_RUNS)
         cleanup = reports.last_cleanup_run(cur)
@@ -53,6 +53,7 @@ def overview(config):
             "name": tier["name"],
             "newest": newest.get(tier["id"]),
             "machines": total,
+            "stale": stale.get(tier["id"], 0),
             "states": [(state, states[state]) for state in STATE_ORDER if states.get(state)],
         })
     fleet_total = sum(tier["machines"] for tier in tier_list)
@@ -60,7 +61,7 @@ def overview(config):
         "tiers": tier_list,
         "total": fleet_total,
         "failing": sum(dict(tier["states"]).get("apply-failed", 0) for tier in tier_list),
-        "stale": stale,
+        "stale": sum(stale.values()),
         "stale_after": config.console_stale_after,
         "kernels": kernels[:TOP_KERNELS],
         "kernel_total": len(kernels),

@@ -16,13 +16,15 @@ def tier_state_counts(cur):
     return cur.fetchall()
 
 
-def stale_count(cur, stale_after_seconds):
-    """Machines not seen for more than `stale_after_seconds` (one that never checked in
-    counts from when it was enabled). Reads every machine (see above)."""
-    cur.execute("""SELECT count(*) AS n FROM machines
-                   WHERE coalesce(last_check_in, created_at) < now() - make_interval(secs => %s)""",
+def stale_counts(cur, stale_after_seconds):
+    """{tier_id: machines not seen for more than `stale_after_seconds`} (one that never
+    checked in counts from when it was enabled), for the tiers that have any. Reads
+    every machine (see above)."""
+    cur.execute("""SELECT tier_id, count(*) AS n FROM machines
+                   WHERE coalesce(last_check_in, created_at) < now() - make_interval(secs => %s)
+                   GROUP BY tier_id""",
                 (stale_after_seconds,))
-    return cur.fetchone()["n"]
+    return {row["tier_id"]: row["n"] for row in cur.fetchall()}
 
 
 def kernel_counts(cur):

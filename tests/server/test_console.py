@@ -307,6 +307,8 @@ def test_overview_shows_the_fleet(server, browser):
     assert rows(html, "data-tier") == ["edge", "beta", "candidate", "stable"]  # tier order
     edge = html.split('<tr data-tier="edge">')[1].split("</tr>")[0]
     assert '<td data-col="machines" class="num">10</td>' in edge
+    assert re.search(r'<td data-col="stale" class="num"><a class="warn" href="/console/machines\?tier=edge&amp;stale=1"'
+                     r' title="[^"]+">2</a></td>', edge)  # m001 and m002, both in edge
     assert ">107.1</a>" in edge  # the newest unblocked version, not the blocked 107.2
     assert '<span data-state="applied" class="num">7</span>' in edge
     assert '<span data-state="apply-failed" class="num">2</span>' in edge
