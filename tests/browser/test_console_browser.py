@@ -77,6 +77,21 @@ def test_overview_shows_the_seeded_tiers_kernels_and_sync_runs(console, fleet):
     no_markup_ran(console)
 
 
+def test_overview_links_lead_to_the_machines_they_count(console, fleet):
+    """Beyond the contract: the tiers table's stale count and state counts link to the
+    machines page filtered to exactly those machines."""
+    stale = css(console, 'tr[data-tier="stable"] td[data-col="stale"] a')
+    if stale:
+        click_through(console, stale[0])
+        assert machine_ids(console) == sorted(fleet.stale)
+        console.back()
+    failed = css(console, 'tr[data-tier="edge"] a:has(span[data-state="apply-failed"])')
+    if failed:
+        click_through(console, failed[0])
+        assert machine_ids(console) == ["edge-02"]
+    assert stale or failed, "no count of the tiers table links to its machines"
+
+
 def filter_machines(driver, url, tier=None, state=None, stale=False, kernel=None):
     """Fills form#machine-filters on a fresh listing, submits it -> the ids listed."""
     driver.get(url + "/console/machines")
