@@ -1,8 +1,11 @@
 """Fixtures of the browser tests: ONE headless Chromium for the whole session
-(starting one costs about a second) and ONE live server with a seeded fleet, on a
-database of its own copied from the session's migrated template (tests/conftest.py).
-Tests share both, so each test navigates where it needs to and logs in again when
-an earlier test logged out (console_page)."""
+(starting one costs about a second; idle, it costs no CPU), and per test module ONE
+live server with a seeded fleet, on a database of its own copied from the session's
+migrated template (tests/conftest.py). The servers are module-scoped, so that they,
+their database connections and their databases go once the module's tests are done
+instead of lasting through the rest of `make test` (seeding costs about 2 s a module).
+Tests share both, so each test navigates where it needs to and logs in again when an
+earlier test logged out (the console fixture of test_console_browser.py)."""
 
 import pytest
 from browserhelpers import STALE_AFTER, browser_paths, fleet_sync_config, new_driver, seed_fleet, skip_or_fail
@@ -20,7 +23,7 @@ def browser():
     driver.quit()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def upstream(pg_admin_dsn, migrated_template, admin_users_entry, tmp_path_factory):
     """The server the fleet's server syncs from."""
     with server_on_new_database(pg_admin_dsn, migrated_template, admin_users_entry,
@@ -28,7 +31,7 @@ def upstream(pg_admin_dsn, migrated_template, admin_users_entry, tmp_path_factor
         yield server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def seeded(pg_admin_dsn, migrated_template, admin_users_entry, tmp_path_factory, upstream):
     """(live server, Fleet): the server with the seeded fleet the console shows."""
     # console_stale_after: a setting of the console branch (ignored by a server
@@ -39,12 +42,12 @@ def seeded(pg_admin_dsn, migrated_template, admin_users_entry, tmp_path_factory,
         yield server, seed_fleet(server, upstream)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def fleet_server(seeded):
     return seeded[0]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def fleet(seeded):
     """What was seeded (browserhelpers.Fleet)."""
     return seeded[1]
