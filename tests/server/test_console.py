@@ -205,12 +205,15 @@ def test_console_has_no_state_changing_route(server):
 
 
 def test_every_page_has_the_headers_and_no_script(server, browser):
+    seed_fleet(server)  # every part of every page shows (the bars, the tables)
     for path in PAGES + ["/console/login", "/console/style.css", "/console/no-such-page"]:
         response = get(server, browser, path)
         assert_security_headers(response)
         if path != "/console/style.css":
             assert response.headers["Cache-Control"] == "no-store"
         assert "<script" not in response.text.lower()
+        # Nothing the CSP would block: no inline style attribute or element, no event handler.
+        assert not re.search(r"""\sstyle=|<style|\son[a-z]+=""", response.text, re.I), path
         assert not re.search(r"""(?:src|href)=["']?(?:https?:)?//""", response.text), path
     css = get(server, browser, "/console/style.css")
     assert css.status_code == 200 and css.headers["Content-Type"].startswith("text/css")
