@@ -100,6 +100,9 @@ def new_driver(width=WINDOW[0], height=WINDOW[1]):
     options.add_argument("--force-device-scale-factor=1")
     options.add_argument("--force-color-profile=srgb")
     options.add_argument("--hide-scrollbars")
+    # What the page's console says (CSP violations, failed loads) for browser_errors():
+    # chromedriver's goog:loggingPrefs capability, read with driver.get_log("browser").
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     # The driver's environment is the browser's too (chromedriver starts Chromium).
     service = Service(executable_path=chromedriver, env=env)
     try:
@@ -175,6 +178,13 @@ def machine_ids(driver):
             return ids
         driver.get(following[0].get_attribute("href"))
     raise AssertionError("more than 50 pages")
+
+
+def browser_errors(driver):
+    """The browser console's errors since the last call (a CSP violation, a resource that
+    failed to load), but for the favicon, which the console does not serve."""
+    return [entry["message"] for entry in driver.get_log("browser")
+            if entry["level"] == "SEVERE" and "favicon.ico" not in entry["message"]]
 
 
 def forget_cookies(driver):

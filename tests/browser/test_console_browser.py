@@ -7,8 +7,9 @@ server for the whole module (conftest.py); every test starts from a page it load
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from browserhelpers import (HTML_LIKE, WINDOW, click_through, css, emulate_media, forget_cookies, listed, log_in,
-                            machine_ids, one, page_background, path_of, redirected_to_login, submit, wait)
+from browserhelpers import (HTML_LIKE, WINDOW, browser_errors, click_through, css, emulate_media, forget_cookies,
+                            listed, log_in, machine_ids, one, page_background, path_of, redirected_to_login, submit,
+                            wait)
 from livetest import ADMIN_PASSWORD, ADMIN_USER
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.select import Select
@@ -198,6 +199,19 @@ def test_a_bookmarked_filter_survives_the_login(console, fleet_server, fleet):
         .get_attribute("value") == "edge"
     assert Select(form.find_element(By.CSS_SELECTOR, 'select[name="state"]')).first_selected_option \
         .get_attribute("value") == "applied"
+
+
+def test_pages_raise_no_browser_errors(console, fleet_server):
+    """What only a browser sees: no page breaks its Content-Security-Policy (a blocked
+    style or script is a console error) or fails to load a resource of its own."""
+    browser_errors(console)   # what earlier tests left
+    for path in ("/console/", "/console/machines?tier=stable", "/console/patches", "/console/machines?state=bogus"):
+        console.get(fleet_server.url + path)
+        # (The bad query's own 400 is an error the browser logs too.)
+        assert not [e for e in browser_errors(console) if not ("bogus" in path and " 400 " in e)], path
+    forget_cookies(console)
+    console.get(fleet_server.url + "/console/")
+    assert not browser_errors(console), "the login page"
 
 
 def test_overview_fits_a_phone_width(console):
