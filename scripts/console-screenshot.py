@@ -9,6 +9,7 @@ page, to docs/console-overview.png (or the path given).
 """
 
 import argparse
+import logging
 import os
 import pathlib
 import sys
@@ -67,6 +68,9 @@ def main():
     parser.add_argument("out", nargs="?", default=str(ROOT / "docs" / "console-overview.png"))
     parser.add_argument("--dark", action="store_true", help="prefers-color-scheme: dark")
     args = parser.parse_args()
+    # The servers run without serve's logging set-up: only what goes wrong is shown (the
+    # seed's deliberately failed sync run logs a warning).
+    logging.getLogger().setLevel(logging.ERROR)
     dsn = os.environ.get("LIVEPATCH_TEST_DATABASE_URL")
     if dsn:
         screenshot(dsn, args.out, args.dark)
