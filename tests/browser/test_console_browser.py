@@ -65,6 +65,8 @@ def test_overview_shows_the_seeded_tiers_kernels_and_sync_runs(console, fleet):
         if "none" in expected and "none" not in shown:
             expected["unknown"] = expected.get("unknown", 0) + expected.pop("none")
         assert shown == expected, tier
+        for stale in row.find_elements(By.CSS_SELECTOR, 'td[data-col="stale"]'):  # beyond the contract
+            assert int(stale.text.strip()) == len(fleet.stale & set(fleet.in_tier(tier))), tier
     newest = {row.get_attribute("data-tier"): row.find_element(By.CSS_SELECTOR, 'td[data-col="newest"]').text
               for row in rows}
     assert "105.2" in newest["stable"], newest   # the only patch visible in stable
