@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 CHARM_DEPS := $(VENV)/.charm-deps
 
-.PHONY: run test test-server test-unit build bench clean system-deps
+.PHONY: run test test-server test-unit build bench clean system-deps screenshot
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,10 +45,19 @@ bench: $(STAMP)
 	bash scripts/apt-ensure.sh wrk=wrk nginx=nginx-light curl=curl
 	$(PY) bench/bench.py
 
+## make screenshot: docs/console-overview.png, the web console's overview of a seeded fleet
+## in a headless Chromium at 1280 px (installs chromium and chromium-driver when missing)
+screenshot: $(STAMP)
+	bash scripts/apt-ensure.sh chromium=chromium chromedriver=chromium-driver
+	$(PY) scripts/console-screenshot.py docs/console-overview.png
+
 # System packages the tests need (haproxy for the end-to-end tests; promtool, from
-# Debian's prometheus package, checks the alert rules in monitoring/).
+# Debian's prometheus package, checks the alert rules in monitoring/; chromium and
+# its chromedriver, from Debian's chromium-driver package, drive the web console in
+# tests/browser).
 system-deps:
-	bash scripts/apt-ensure.sh haproxy=haproxy unshare=util-linux promtool=prometheus
+	bash scripts/apt-ensure.sh haproxy=haproxy unshare=util-linux promtool=prometheus \
+		chromium=chromium chromedriver=chromium-driver
 
 clean:
 	rm -rf build .livepatch
