@@ -220,26 +220,8 @@ def patches():
     return _page("patches.html", current="patches", **console_pages.patch_page(request.args))
 
 
-@bp.app_template_filter("console_ago")
-def _ago(value):
-    return console_pages.ago(value)
-
-
-@bp.app_template_filter("console_time")
-def _time(value):
-    return console_pages.exact_time(value)
-
-
-@bp.app_template_filter("console_size")
-def _size(value):
-    return console_pages.size(value)
-
-
-@bp.app_template_filter("console_number")
-def _number(value):
-    return console_pages.number(value)
-
-
-@bp.app_template_filter("console_duration")
-def _duration(value):
-    return console_pages.duration(value)
+# The pages' formatting (console_pages), as Jinja filters.
+for _name, _format in (("console_ago", console_pages.ago), ("console_time", console_pages.exact_time),
+                       ("console_size", console_pages.size), ("console_number", console_pages.number),
+                       ("console_duration", console_pages.duration)):
+    bp.add_app_template_filter(_format, _name)
