@@ -85,10 +85,14 @@ def open_session(user):
 
 
 def session_user(token):
-    """The user of a valid (known, unexpired, unrevoked) session token, or None."""
+    """The user of a valid (known, unexpired, unrevoked) session token, or None; None
+    too when that user is no longer in auth_basic_users (removing an admin ends their
+    sessions)."""
     with context.db().transaction() as cur:
         session = sessions.find_valid(cur, token_hash(token))
-    return None if session is None else session["username"]
+    if session is None or context.config().auth_basic_users.get(session["username"]) is None:
+        return None
+    return session["username"]
 
 
 def close_session(token):
@@ -104,14 +108,13 @@ def authenticate_admin():
     token = bearer_token()
     if token is not None:
         with attempt("admin") as checking:
-            with context.db().transaction() as cur:
-                session = sessions.find_valid(cur, token_hash(token))
-            if session is None:
+            user = session_user(token)
+            if user is None:
                 checking.failed()
                 security_event("authn_failed", reason="unknown, expired or revoked session token")
                 raise Unauthorized("the session token is unknown, expired or revoked: log in again", "invalid-token")
             checking.succeeded()
-        return session["username"]
+        return user
     user = check_basic()
     if user is None:
         raise Unauthorized("admin credentials required (Bearer token or Basic)", "missing-credentials",

@@ -107,6 +107,7 @@ class ClientAddress:
         proto = forwarded_proto(peer, environ.get("HTTP_X_FORWARDED_PROTO"), self.trusted)
         if proto:
             environ[PROTO_KEY] = proto
+            environ["wsgi.url_scheme"] = proto  # what werkzeug builds URLs (redirects) with: the browser's scheme
         for header in PROXY_HEADERS:
             environ.pop(header, None)
         environ[PEER_KEY] = peer

@@ -2,6 +2,7 @@
 here) into plain dicts for the templates; and the small formatting the templates use
 (relative times, sizes). api/console.py holds the views."""
 
+import re
 from datetime import datetime, timedelta, timezone
 
 from . import __version__, context
@@ -18,6 +19,9 @@ TOP_KERNELS = 10
 SYNC_RUNS = 5
 PAGE_SIZE = 50
 PATCHES_PER_TIER = 200
+
+
+_PAGE_RE = re.compile(r"[0-9]{1,7}")
 
 
 class BadQuery(ValueError):
@@ -107,7 +111,8 @@ def _choice(args, name, allowed):
 
 def _page_number(args):
     text = args.get("page") or "1"
-    if not text.isdigit() or not 1 <= int(text) <= 1_000_000:
+    # ASCII digits only: str.isdigit() takes "²" and other digits int() refuses.
+    if not _PAGE_RE.fullmatch(text) or not 1 <= int(text) <= 1_000_000:
         raise BadQuery("page must be a whole number from 1")
     return int(text)
 

@@ -7,6 +7,7 @@ import logging
 import waitress.server
 from waitress.task import ErrorTask
 
+from .api.console import SECURITY_HEADERS as CONSOLE_HEADERS
 from .app import create_app
 from .context import services
 from .drain import Drainer
@@ -35,6 +36,9 @@ class _JsonErrorTask(ErrorTask):
         self.response_headers.append(("Content-Type", "application/json"))
         if getattr(error, "retry_after", None):  # limits.Overloaded
             self.response_headers.append(("Retry-After", str(error.retry_after)))
+        if (getattr(self.request, "path", None) or "").startswith("/console"):  # as api/console.py's answers
+            self.response_headers.extend(CONSOLE_HEADERS.items())
+            self.response_headers.append(("Cache-Control", "no-store"))
         self.set_close_on_finish()
         self.content_length = len(body)
         self.write(body)

@@ -79,7 +79,10 @@ def _safe_next(value):
     """Where to go after the login: a path under /console/ of this server, else /console/."""
     if not value or len(value) > 2000 or "\\" in value or any(ord(c) < 0x20 for c in value):
         return PREFIX
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # e.g. an unbalanced [ in the host part
+        return PREFIX
     # Browsers resolve "..", and "%2e%2e" too, before they follow a redirect.
     segments = unquote(parts.path).replace("\\", "/").split("/")
     if parts.scheme or parts.netloc or not parts.path.startswith(PREFIX) or {".", ".."} & set(segments):
@@ -134,7 +137,10 @@ def _cross_origin():
     origin = request.headers.get("Origin")
     if origin is None:
         return False
-    parts = urlsplit(origin)
+    try:
+        parts = urlsplit(origin)
+    except ValueError:  # e.g. an unbalanced [ in the host part: no origin of ours
+        return True
     if parts.scheme not in ("http", "https") or parts.path or parts.query:
         return True  # "null" (an opaque origin) or no origin at all
     if request_scheme(request.environ) == "https" and parts.scheme != "https":
@@ -183,6 +189,9 @@ def login():
     except Unauthorized:
         return _page("login.html", 401, next=target, username=username[:64],
                      error="Wrong user name or password.")
+    previous = _session_token()
+    if previous:  # the session this browser held ends: one live session per browser
+        close_session(previous)
     token, expires = open_session(user)
     response = redirect(target, 303)
     response.set_cookie(COOKIE, token, expires=expires, path=PREFIX, secure=_secure(), httponly=True,

@@ -106,6 +106,10 @@ def test_cookie_is_secure_over_tls_seen_by_a_trusted_proxy_only(make_server):
                                                    "Origin": f"https://127.0.0.1:{trusting.config.port}"})
     assert response.status_code == 303
     assert "secure" in [p.strip().lower() for p in response.headers["Set-Cookie"].split(";")]
+    # Redirects werkzeug builds keep the browser's scheme (no downgrade to http).
+    slash = trusting.request("GET", "/console", headers={"X-Forwarded-Proto": "https", "Host": "lp.example"},
+                             allow_redirects=False)
+    assert slash.status_code == 308 and slash.headers["Location"] == "https://lp.example/console/"
     # The same header from a peer that is not trusted counts for nothing.
     plain = make_server()
     _, response = console_login(plain, headers={"X-Forwarded-Proto": "https"})
@@ -116,7 +120,8 @@ def test_cookie_is_secure_over_tls_seen_by_a_trusted_proxy_only(make_server):
 @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/console/", "/v1/admin/tiers",
                                     "/console/../v1/admin/tiers", "/console/%2e%2e/v1/admin/tiers",
                                     "/console/%2E%2E%2Fv1", "/console/./x", "javascript:alert(1)",
-                                    "\\\\evil.example", "/console/\\..\\v1", "http:/console/"])
+                                    "\\\\evil.example", "/console/\\..\\v1", "http:/console/",
+                                    "//[", "http://[x/console/"])
 def test_login_never_redirects_off_the_console(server, target):
     _, response = console_login(server, next_path=target)
     assert response.status_code == 303
@@ -154,6 +159,52 @@ def test_logout_revokes_the_session(server, browser):
     assert rows == [(True,)]
     # Even with the old cookie kept, the pages are closed.
     assert get(server, requests.Session(), "/console/", cookies={COOKIE: token}).status_code == 303
+
+
+def test_a_new_login_ends_the_session_the_browser_held(server, browser):
+    old = browser.cookies[COOKIE]
+    _, response = console_login(server, session=browser)
+    assert response.status_code == 303 and browser.cookies[COOKIE] != old
+    rows = server.sql("SELECT revoked_at IS NOT NULL FROM admin_sessions WHERE token_hash = %s", (token_hash(old),))
+    assert rows == [(True,)]
+
+
+def test_sessions_end_when_their_user_is_removed(make_server):
+    """A user taken out of auth_basic_users loses their console and API sessions too."""
+    from livepatch_app.auth_users import hash_password
+
+    server = make_server()
+    session, response = console_login(server)
+    assert response.status_code == 303
+    api_token = server.admin("POST", "/v1/admin/login").json()["token"]
+    token = session.cookies[COOKIE]
+    assert get(server, session, "/console/").status_code == 200
+    # The same database served with the admin taken out of auth_basic_users (a config change).
+    other = make_server(database_url=server.config.database_url,
+                        auth_basic_users=f"other:{hash_password('other-pass', rounds=4)}")
+    assert get(other, session, "/console/").status_code == 303
+    answer = other.request("GET", "/v1/admin/tiers", headers={"Authorization": f"Bearer {api_token}"})
+    assert answer.status_code == 401 and answer.json()["code"] == "invalid-token"
+    # Where the admin still is, the same session still opens the pages (the cookie is sent
+    # by hand: the refusal above made the client drop it).
+    assert get(server, requests.Session(), "/console/", cookies={COOKIE: token}).status_code == 200
+
+
+@pytest.mark.parametrize("origin", ["http://[::1", "http://[x"])
+def test_an_unparsable_origin_is_refused_not_a_500(server, origin):
+    response = server.request("POST", "/console/logout", headers={"Origin": origin}, allow_redirects=False)
+    assert response.status_code == 403
+    assert_security_headers(response)
+
+
+def test_errors_waitress_answers_under_the_console_carry_its_headers(server):
+    """A body past the route's limit is refused by waitress before the app runs
+    (serve._JsonErrorTask); under /console/ the answer has the console's headers too."""
+    response = server.request("POST", "/console/login", data=b"username=" + b"A" * 200_000,
+                              headers={"Content-Type": "application/x-www-form-urlencoded"}, allow_redirects=False)
+    assert response.status_code == 413
+    assert_security_headers(response)
+    assert response.headers["Cache-Control"] == "no-store"
 
 
 def test_a_post_from_another_origin_is_refused(server, browser):
@@ -247,7 +298,8 @@ def test_a_patch_name_with_html_is_escaped(server, browser):
     assert 'data-patch="&#34;&gt;&lt;script&gt;' in html
 
 
-@pytest.mark.parametrize("query", ["page=0", "page=abc", "page=-1", "page=99999999999", "sort=machine_id",
+@pytest.mark.parametrize("query", ["page=0", "page=abc", "page=-1", "page=99999999999", "page=%C2%B2",
+                                   "page=%D9%A1", "page=" + "1" * 5000, "sort=machine_id",
                                    "sort=drop%20table", "state=exploded", "tier=no-such-tier"])
 def test_bad_query_parameters_get_a_400_page(server, browser, query):
     response = get(server, browser, "/console/machines?" + query)
