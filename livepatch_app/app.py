@@ -7,6 +7,7 @@ import time
 from flask import Flask, g, request
 
 from . import context, text_guard
+from .api.check_in_lane import CheckInLane
 from .auth_throttle import AuthThrottle
 from .body_limits import BodyRules
 from .download_index import DownloadIndex
@@ -57,8 +58,9 @@ def create_app(config, db=None, store=None):
     app.before_request(_start)  # first: nothing after it sees text SQL cannot hold
     app.before_request(_before)
     app.after_request(_after)
-    # The client's address from a trusted proxy's X-Forwarded-For, in REMOTE_ADDR.
-    app.wsgi_app = ClientAddress(app.wsgi_app, config.trusted_proxies)
+    # Plain check-ins skip Flask (api/check_in_lane.py), behind the client's address
+    # from a trusted proxy's X-Forwarded-For, in REMOTE_ADDR.
+    app.wsgi_app = ClientAddress(CheckInLane(app.wsgi_app, app), config.trusted_proxies)
     return app
 
 

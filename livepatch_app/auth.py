@@ -21,15 +21,18 @@ SESSION_HOURS = 240
 security_log = logging.getLogger("livepatch.security")
 
 
-def _authorization():
-    header = request.headers.get("Authorization", "")
+def _split(header):
     scheme, _, value = header.partition(" ")
     return scheme.lower(), value.strip()
 
 
-def bearer_token():
-    """The Bearer token of the request, or None."""
-    scheme, value = _authorization()
+def _authorization():
+    return _split(request.headers.get("Authorization", ""))
+
+
+def bearer_token(header=None):
+    """The Bearer token of the request (or of an Authorization `header`), or None."""
+    scheme, value = _authorization() if header is None else _split(header)
     return value if scheme == "bearer" and value else None
 
 

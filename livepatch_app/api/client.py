@@ -24,26 +24,14 @@ from ..data import auth_tokens, check_ins, kernel_support, machines
 from ..errors import APIError, BadRequest, Forbidden, Unauthorized
 from ..log_paths import loggable_path
 from ..logs import log_fields
-from ..patchname import ARCHITECTURES, InvalidName, parse_kernel, version_key
+from ..patchname import ARCHITECTURES, version_key
 from ..tokens import new_token, token_hash
+from .check_in import ARCH_ALIASES, offer_kernel, offers, parse_report
 from .common import field, format_time, json_body
-from .machine_fields import MACHINE_ID_RE, PATCH_STATES
+from .machine_fields import MACHINE_ID_RE
 
 bp = Blueprint("client", __name__)
 
-# `uname -m` names -> Debian architecture names, which patch file names use.
-ARCH_ALIASES = {"x86_64": "amd64", "aarch64": "arm64", "ppc64le": "ppc64el", "armv7l": "armhf",
-                "i686": "i386", "i586": "i386"}
-# Free-text report fields: (JSON key, column, max length, pattern or None).
-_KERNEL_TEXT_RE = re.compile(r"[A-Za-z0-9._+~-]+")
-_VERSION_TEXT_RE = re.compile(r"[A-Za-z0-9._+~:-]*")
-_TEXT_FIELDS = (
-    ("kernel", "kernel", 128, _KERNEL_TEXT_RE),
-    ("patch-version", "patch_version", 64, _VERSION_TEXT_RE),
-    ("client-version", "client_version", 64, _VERSION_TEXT_RE),
-    ("boot-time", "boot_time", 64, None),
-    ("cpu-model", "cpu_model", 256, None),
-)
 _LEGACY_INVALID = "Invalid Machine Token"
 
 
@@ -136,50 +124,6 @@ def _machine(cur, machine_id, legacy, checking):
     raise Unauthorized("the machine token is not valid: enable the machine again", "invalid-token")
 
 
-def _parse_report(body):
-    """Optional fields may be null (clients send null for what they do not know)."""
-    report = {}
-    for key, column, max_len, pattern in _TEXT_FIELDS:
-        value = field(body, key, required=(key == "kernel"), allow_none=(key != "kernel"))
-        if value is not None:
-            value = value.strip()
-            if len(value) > max_len or (pattern and not pattern.fullmatch(value)):
-                raise BadRequest(f"'{key}' must be at most {max_len} characters"
-                                 + (" of letters, digits and . _ + ~ : -" if pattern else ""), "invalid-field")
-        report[column] = value or None
-    # Case matters (as in the OpenAPI document): clients send uname -m or Debian names.
-    arch = field(body, "architecture", required=True).strip()
-    arch = ARCH_ALIASES.get(arch, arch)
-    if arch not in ARCHITECTURES:
-        raise BadRequest(f"unknown architecture {arch!r}: expected one of {', '.join(ARCHITECTURES)}",
-                         "invalid-architecture")
-    report["architecture"] = arch
-    state = (field(body, "patch-state", allow_none=True) or "").strip() or None
-    if state is not None and state not in PATCH_STATES:
-        raise BadRequest(f"'patch-state' must be one of {', '.join(PATCH_STATES)}", "invalid-patch-state")
-    report["patch_state"] = state
-    uptime = field(body, "uptime", kind=int, allow_none=True)
-    if uptime is not None and not 0 <= uptime < 2**63:
-        raise BadRequest("'uptime' must be a non-negative number of seconds", "invalid-field")
-    report["uptime"] = uptime
-    return report
-
-
-def _patch_url(filename):
-    template = context.config().url_template
-    if template:
-        return template.replace("{filename}", filename)
-    return request.host_url + "v1/patches/" + filename
-
-
-def _offers(row):
-    """The check-in row's offered patch as the answer's list (empty: nothing to apply)."""
-    if row["filename"] is None:
-        return []
-    return [{"version": row["version"], "filename": row["filename"], "url": _patch_url(row["filename"]),
-             "sha256": row["sha256"].strip(), "size": row["size"], "kernel": row["kernel"]}]
-
-
 def _refuse(cur, machine_id, legacy, checking):
     """Raises the error that names why this check-in's credentials fail (_machine)."""
     _machine(cur, machine_id, legacy, checking)
@@ -197,21 +141,17 @@ def _check_in(machine_id, legacy):
         if token is None:
             _refuse(cur, machine_id, legacy, checking)
         try:
-            report = _parse_report(json_body())
+            report = parse_report(json_body())
         except APIError:
             _machine(cur, machine_id, legacy, checking)
             raise
-        try:  # a kernel that is not a version signature (a custom build) is offered nothing
-            kernel = parse_kernel(report["kernel"])
-            offer_kernel, offer_flavour = kernel.kernel, kernel.flavour
-        except InvalidName:
-            offer_kernel = offer_flavour = None
-        row = check_ins.record(cur, machine_id, token_hash(token), report, offer_kernel, offer_flavour)
+        kernel, flavour = offer_kernel(report)
+        row = check_ins.record(cur, machine_id, token_hash(token), report, kernel, flavour)
         if row is None:
             _refuse(cur, machine_id, legacy, checking)
         checking.succeeded()
     context.metrics().check_ins.inc(patch_state=report["patch_state"] or "not-reported", tier=row["tier"])
-    return jsonify({"patches": _offers(row)})
+    return jsonify({"patches": offers(row, context.config().url_template, request.host_url)})
 
 
 @bp.post("/v1/client/<machine_id>/updates")

@@ -91,6 +91,10 @@ def test_schema_behind_closes_api_but_not_ops(make_server, make_database):
     assert status.json()["schema"]["upgrade-required"] is True
     r = server.request("POST", "/v1/admin/login", auth=(ADMIN_USER, ADMIN_PASSWORD))
     assert r.status_code == 503 and r.json()["code"] == "schema-upgrade-required"
+    # A check-in too (the check-in lane leaves it to the app's hooks).
+    r = server.request("POST", "/v1/client/0123456789abcdef/updates", headers={"Authorization": "Bearer x"},
+                       json={"kernel": "5.15.0-107.117-generic", "architecture": "amd64"})
+    assert r.status_code == 503 and r.json()["code"] == "schema-upgrade-required"
     schema.upgrade(server.config.database_url)
     services(server.app).schema_gate.forget()
     assert server.request("GET", "/debug/status").status_code == 200
@@ -103,6 +107,9 @@ def test_database_down_is_503(make_server):
     r = server.request("POST", "/v1/admin/logout", headers={"Authorization": "Bearer x"})
     assert r.status_code == 503 and r.json()["code"] == "database-unavailable"
     assert "hunter2" not in r.text
+    r = server.request("POST", "/v1/client/0123456789abcdef/updates", headers={"Authorization": "Bearer x"},
+                       json={"kernel": "5.15.0-107.117-generic", "architecture": "amd64"})
+    assert r.status_code == 503 and r.json()["code"] == "database-unavailable"
 
 
 def test_openapi_lists_exactly_the_routes(server):
