@@ -6,12 +6,13 @@ loopback with the server's thread count:
   (wsgi.file_wrapper: the floor of Flask + waitress for downloads);
 - a bare Flask view answering {"patches": []} under waitress (the floor for a
   check-in: one JSON request in, one small JSON answer out);
-- two steps between that floor and a real check-in, to show where its time goes: the
-  same view after one `SELECT 1` on a pooled psycopg2 connection ("select"), and the
+- three steps between that floor and a real check-in, to show where its time goes: the
+  same view after one `SELECT 1` on a pooled psycopg2 connection ("select"), the
   same view running our check-in statement (data/check_ins.py) through our pool
-  ("statement"), each with a pool of the server's default size.
+  ("statement"), each with a pool of the server's default size, and that statement
+  in a bare WSGI app without Flask ("wsgi-statement": the floor of the check-in lane).
 
-`python bench/references.py file|hello|select|statement PORT THREADS [FOLDER|DSN]`
+`python bench/references.py file|hello|select|statement|wsgi-statement PORT THREADS [FOLDER|DSN]`
 runs one Flask reference.
 """
 
@@ -76,16 +77,17 @@ def _serve(kind, port, threads, folder):
         @app.post("/v1/client/<machine_id>/updates")
         def check_in(machine_id):
             return jsonify({"patches": []})
+    elif kind == "wsgi-statement":
+        app = _bare_check_in(_statement(folder))
     else:
         _database_view(app, kind, folder)
     waitress.serve(app, host="127.0.0.1", port=port, threads=threads, _quiet=True)
 
 
-def _database_view(app, kind, dsn):
+def _statement(dsn):
+    """check_in(machine_id, token, body) -> the answer's list, through our statement and a
+    pool of the server's default size; and the pool."""
     import hashlib
-    import json
-
-    from flask import jsonify, request
 
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
     from livepatch_app.config import OPTIONS
@@ -94,18 +96,52 @@ def _database_view(app, kind, dsn):
 
     db = Database(dsn, OPTIONS["dbconn_max"][0])
 
+    def check_in(machine_id, token, body):
+        report = {"kernel": body["kernel"], "architecture": body["architecture"]}
+        with db.autocommit() as cur:
+            row = check_ins.record(cur, machine_id, hashlib.sha256(token.encode()).hexdigest(), report,
+                                   body["kernel"].rsplit("-", 1)[0], "generic")
+        return [row["filename"]] if row else []
+
+    return check_in, db
+
+
+def _database_view(app, kind, dsn):
+    import json
+
+    from flask import jsonify, request
+
+    check_in_statement, db = _statement(dsn)
+
     @app.post("/v1/client/<machine_id>/updates")
     def check_in(machine_id):
         body = json.loads(request.get_data())
-        with db.autocommit() as cur:
-            if kind == "select":
+        if kind == "select":
+            with db.autocommit() as cur:
                 cur.execute("SELECT 1")
                 return jsonify({"patches": [] if cur.fetchone() else None})
-            token = request.headers["Authorization"].split()[-1]
-            report = {"kernel": body["kernel"], "architecture": body["architecture"]}
-            row = check_ins.record(cur, machine_id, hashlib.sha256(token.encode()).hexdigest(), report,
-                                   body["kernel"].rsplit("-", 1)[0], "generic")
-            return jsonify({"patches": [row["filename"]] if row else []})
+        token = request.headers["Authorization"].split()[-1]
+        return jsonify({"patches": check_in_statement(machine_id, token, body)})
+
+
+def _bare_check_in(statement):
+    """The statement's view as a bare WSGI app: no Flask between waitress and it."""
+    import json
+
+    check_in, _ = statement
+
+    def app(environ, start_response):
+        body = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)) or b"null")
+        parts = environ["PATH_INFO"].split("/")  # /v1/client/<machine_id>/updates
+        if environ["REQUEST_METHOD"] != "POST" or len(parts) != 5 or not isinstance(body, dict):
+            start_response("404 Not Found", [("Content-Length", "0")])
+            return [b""]
+        token = environ.get("HTTP_AUTHORIZATION", "").split()[-1]
+        answer = json.dumps({"patches": check_in(parts[3], token, body)}).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(answer)))])
+        return [answer]
+
+    return app
 
 
 if __name__ == "__main__":

@@ -79,14 +79,14 @@ def check_in(bench, url, machines, script):
 def run(bench):
     files = os.path.join(bench.state, "files")
     os.makedirs(files, exist_ok=True)
-    ports = {name: free_port() for name in ("nginx", "file", "hello", "select", "statement")}
+    ports = {name: free_port() for name in ("nginx", "file", "hello", "select", "statement", "wsgi-statement")}
     bench.start(references.start_nginx(os.path.join(bench.state, "nginx"), files, ports["nginx"]))
     bench.start(references.start_flask("file", ports["file"], bench.threads, files))
     bench.start(references.start_flask("hello", ports["hello"], bench.threads))
     ref = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     dsn = bench.new_database()
     server = bench.start_server(dsn)
-    for kind in ("select", "statement"):
+    for kind in ("select", "statement", "wsgi-statement"):
         bench.start(references.start_flask(kind, ports[kind], bench.threads, dsn))
     for url in ref.values():
         wait_until_up(url)
@@ -107,6 +107,7 @@ def run(bench):
     hello = check_in(bench, ref["hello"], machines, script)
     select = check_in(bench, ref["select"], machines, script)
     statement = check_in(bench, ref["statement"], machines, script)
+    wsgi_statement = check_in(bench, ref["wsgi-statement"], machines, script)
     ours_check_in = check_in(bench, server.url, machines, script)
     check_in_rss = server.rss_mb()
     work = "GET a 1 MiB patch (patch cache)"
@@ -124,4 +125,7 @@ def run(bench):
             throughput("(floor) Flask view + SELECT 1 on a pooled connection", 'Flask view answering {"patches": []}',
                        hello, select, None, None),
             throughput("(floor) Flask view + our check-in statement", 'Flask view answering {"patches": []}',
-                       hello, statement, None, None)]
+                       hello, statement, None, None),
+            # The same without Flask: what the check-in lane (api/check_in_lane.py) can reach.
+            throughput("(floor) bare WSGI view + our check-in statement", 'Flask view answering {"patches": []}',
+                       hello, wsgi_statement, None, None)]

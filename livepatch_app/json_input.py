@@ -46,8 +46,13 @@ class RequestJSONProvider(DefaultJSONProvider):
                 s = bytes(s).decode("utf-8-sig")  # RFC 8259: UTF-8 (a BOM is tolerated)
             except UnicodeDecodeError:
                 raise InvalidText("the JSON body is not UTF-8 text") from None
-        if nesting_depth(s, MAX_DEPTH) > MAX_DEPTH:
+        # Nesting is never deeper than the number of opening brackets (a C-speed count),
+        # so the token scan only runs on a text that has more than the limit.
+        if s.count("[") + s.count("{") > MAX_DEPTH and nesting_depth(s, MAX_DEPTH) > MAX_DEPTH:
             raise BadRequest(f"the JSON body nests arrays and objects more than {MAX_DEPTH} deep", "json-too-deep")
         value = super().loads(s, **kwargs)
-        text_guard.check_json(value)
+        # Decoded UTF-8 holds no lone surrogate, and the parser refuses a raw NUL in a
+        # string, so only a \u escape can put either in a parsed string.
+        if "\\u" in s:
+            text_guard.check_json(value)
         return value

@@ -3,6 +3,7 @@ holds, the kernel a patch is looked up for, and the answer's list of offers. The
 client blueprint's view and the check-in lane (check_in_lane.py) both use it, so
 the two agree by construction."""
 
+import functools
 import re
 
 from ..errors import BadRequest
@@ -58,8 +59,13 @@ def parse_report(body):
 def offer_kernel(report):
     """(kernel, flavour) that patches are looked up for; (None, None) for a kernel that
     is not a version signature (a custom build), which is offered nothing."""
+    return _offer_kernel(report["kernel"])
+
+
+@functools.lru_cache(maxsize=1024)  # a fleet runs few kernels, and every check-in names one
+def _offer_kernel(text):
     try:
-        kernel = parse_kernel(report["kernel"])
+        kernel = parse_kernel(text)
     except InvalidName:
         return None, None
     return kernel.kernel, kernel.flavour
