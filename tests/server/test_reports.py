@@ -164,8 +164,11 @@ def test_cleanup_commits_each_batch_on_its_own(db_and_dsn, monkeypatch):
         return result
 
     monkeypatch.setattr(reports, "delete_batch", delete_batch)
-    assert cleanup_reports(db, retention_days=90, batch_size=2) == 5
+    pauses = []
+    assert cleanup_reports(db, retention_days=90, batch_size=2, pause=pauses.append) == 5
     assert seen == [4, 2, 1]
+    # Between batches (not after the last) it yields as long as the batch took, at most 1 s.
+    assert len(pauses) == 2 and all(0 < p <= 1.0 for p in pauses)
 
 
 def test_cleanup_releases_its_lock(db_and_dsn):
