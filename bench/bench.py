@@ -14,6 +14,8 @@ server as the production entry point (`python -m livepatch_app serve`).
             re-sync of 10,000 upstream patches against a 1 s budget (syncing.py)
 
 Ratios are what count: on two cores the load generator shares the CPU with the server.
+The targets a row compares are loaded in turn, three runs each, alternated
+(harness.Bench.alternated): its rps is their mean, its p99 the worst of the three.
 
 Usage: .venv/bin/python bench/bench.py [--seconds 8] [--connections 32] [--only SECTION]
            [--set OPTION=VALUE] [--output FILE]
@@ -51,7 +53,8 @@ def table(rows, bench, peak_rss):
 
     lines = [f"Machine: {machine_line()}",
              f"Run: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; wrk -t2 -c{bench.connections} "
-             f"-d{bench.seconds}s on 127.0.0.1 per row; references started in the same run; "
+             f"on 127.0.0.1, {bench.seconds} s per row as 3 alternated runs (mean rps, worst p99); "
+             f"references started in the same run; "
              f"{bench.threads} waitress threads per server.", "",
              "| work | reference | reference | ours | ratio | target | ours p99 | RSS | errors |",
              "|---|---|---|---|---|---|---|---|---|"]

@@ -6,6 +6,7 @@ import dataclasses
 import os
 import re
 import secrets
+import statistics
 import subprocess
 import sys
 import uuid
@@ -62,6 +63,12 @@ def wrk_figures(out):
     return {"rps": rps, "p99_ms": float(p99[1]) * _UNITS[p99[2]], "errors": errors}
 
 
+def combined(results):
+    """wrk figures of several runs -> one: mean rps, worst p99, all errors."""
+    return {"rps": statistics.mean(r["rps"] for r in results), "p99_ms": max(r["p99_ms"] for r in results),
+            "errors": sum(r["errors"] for r in results)}
+
+
 class Server:
     """One of our servers: the production entry point (`python -m livepatch_app
     serve`) as a process of its own, with its admin credentials."""
@@ -91,6 +98,19 @@ class Bench:
 
     def wrk(self, url, script=None, env=None, seconds=None):
         return wrk(url, seconds or self.seconds, self.connections, script, env)
+
+    def alternated(self, runs, rounds=3):
+        """runs: {name: (url, script, env)} compared with each other. Each gets `rounds`
+        wrk runs of seconds/rounds (the same load in all), taken in turn, round after
+        round, so that a slow spell of this shared machine (other tenants' CPU shows as
+        steal) falls on all of them alike. -> {name: figures}: the mean rps, the worst
+        p99 of its runs, and all their errors."""
+        seconds = max(1, round(self.seconds / rounds))
+        found = {name: [] for name in runs}
+        for _ in range(rounds):
+            for name, (url, script, env) in runs.items():
+                found[name].append(self.wrk(url, script, env, seconds))
+        return {name: combined(results) for name, results in found.items()}
 
     def new_database(self, prefix="lp_bench_", admin_dsn=None):
         """A new, migrated database (on the run's PostgreSQL, or that of `admin_dsn`);

@@ -33,7 +33,6 @@ from livepatch_app.config import OPTIONS
 from livepatch_app.db import Database
 from livepatch_app.reports_cleanup import cleanup_reports
 
-ROUNDS = 2  # alternated check-in runs per database
 REPORT_CALLS = 7
 TIER, VERSION, STATE = "stable", "107.1", "applied"  # the largest tier, a common version
 BUDGET_MS = 200
@@ -47,22 +46,6 @@ def _fleet(server, folder):
     os.makedirs(folder, exist_ok=True)
     serving.upload_patch(server.url, server.admin, folder)
     return serving.enrol(server.url, server.admin, serving.MACHINES, folder)
-
-
-def _check_ins(bench, runs):
-    """runs: [(server url, machines file)]; ROUNDS alternated wrk runs of each ->
-    [{"rps", "p99_ms", "errors"}] in that order (mean rps, worst p99)."""
-    script = serving.check_in_script(bench.state)
-    results = [[] for _ in runs]
-    for _ in range(ROUNDS):
-        for found, (url, machines) in zip(results, runs):
-            found.append(serving.check_in(bench, url, machines, script))
-    return [_combined(found) for found in results]
-
-
-def _combined(found):
-    return {"rps": statistics.mean(r["rps"] for r in found), "p99_ms": max(r["p99_ms"] for r in found),
-            "errors": sum(r["errors"] for r in found)}
 
 
 def _median_ms(server, path, params):
@@ -157,7 +140,10 @@ def _run(bench, admin_dsn):
     seeded = bench.start_server(seeded_dsn, **SETTINGS)
     empty_machines = _fleet(empty, os.path.join(bench.state, "scale-empty"))
     seeded_machines = _fleet(seeded, os.path.join(bench.state, "scale-seeded"))
-    on_empty, at_scale = _check_ins(bench, [(empty.url, empty_machines), (seeded.url, seeded_machines)])
+    script = serving.check_in_script(bench.state)
+    runs = bench.alternated({"empty": serving.check_in_run(empty.url, empty_machines, script),
+                             "seeded": serving.check_in_run(seeded.url, seeded_machines, script)})
+    on_empty, at_scale = runs["empty"], runs["seeded"]
     bench.stop(empty.process)
     rss = seeded.rss_mb()
     rows = [Row("check-in at 100k machines / 11M reports", "same check-ins, empty database",

@@ -71,9 +71,9 @@ def check_in_script(folder):
     return path
 
 
-def check_in(bench, url, machines, script):
-    """One wrk run of check-ins against `url`."""
-    return bench.wrk(url + "/v1/client/x/updates", script, {"LP_MACHINES": machines, "LP_REPORT": REPORT})
+def check_in_run(url, machines, script):
+    """Check-ins against `url` as harness.Bench.alternated takes a run: (url, script, env)."""
+    return url + "/v1/client/x/updates", script, {"LP_MACHINES": machines, "LP_REPORT": REPORT}
 
 
 def run(bench):
@@ -100,15 +100,16 @@ def run(bench):
     requests.get(server.url + download, timeout=10).raise_for_status()  # fills the patch cache
     script = check_in_script(bench.state)
 
-    nginx = bench.wrk(ref["nginx"] + "/" + PATCH)
-    flask_file = bench.wrk(ref["file"] + download)
-    ours_download = bench.wrk(server.url + download)
+    downloads = bench.alternated({"nginx": (ref["nginx"] + "/" + PATCH, None, None),
+                                  "file": (ref["file"] + download, None, None),
+                                  "ours": (server.url + download, None, None)})
+    nginx, flask_file, ours_download = downloads["nginx"], downloads["file"], downloads["ours"]
     download_rss = server.rss_mb()
-    hello = check_in(bench, ref["hello"], machines, script)
-    select = check_in(bench, ref["select"], machines, script)
-    statement = check_in(bench, ref["statement"], machines, script)
-    wsgi_statement = check_in(bench, ref["wsgi-statement"], machines, script)
-    ours_check_in = check_in(bench, server.url, machines, script)
+    check_ins = bench.alternated({name: check_in_run(url, machines, script) for name, url in
+                                  (("hello", ref["hello"]), ("select", ref["select"]), ("statement", ref["statement"]),
+                                   ("wsgi-statement", ref["wsgi-statement"]), ("ours", server.url))})
+    hello, select, statement = check_ins["hello"], check_ins["select"], check_ins["statement"]
+    wsgi_statement, ours_check_in = check_ins["wsgi-statement"], check_ins["ours"]
     check_in_rss = server.rss_mb()
     work = "GET a 1 MiB patch (patch cache)"
 
