@@ -13,7 +13,7 @@ from .body_limits import BodyRules
 from .download_index import DownloadIndex
 from .client_address import ClientAddress
 from .db import Database, DatabaseUnavailable
-from .errors import error_response, register_error_handlers
+from .errors import database_unavailable, error_response, register_error_handlers
 from .json_input import RequestJSONProvider
 from .log_paths import loggable_path
 from .logs import log_fields
@@ -76,7 +76,7 @@ def _before():
         status = context.schema_gate().status()
     except DatabaseUnavailable:
         context.metrics().db_errors.inc()
-        return error_response("the database is unavailable", "database-unavailable", 503, {"Retry-After": "5"})
+        return database_unavailable()
     if status.upgrade_required:
         return error_response(
             f"database schema {status.current} is older than {status.required}: run the schema upgrade",

@@ -69,6 +69,11 @@ def error_response(message, code, status, headers=None):
     return response
 
 
+def database_unavailable():
+    """The answer when the database cannot be reached or has no free connection."""
+    return error_response("the database is unavailable", "database-unavailable", 503, {"Retry-After": "5"})
+
+
 # Werkzeug's own errors (unknown route, wrong method, ...) as our JSON.
 _HTTP_CODES = {
     400: "bad-request",
@@ -94,7 +99,7 @@ def register_error_handlers(app):
     @app.errorhandler(DatabaseUnavailable)
     def _db_down(exc):
         app.logger.warning("database unavailable: %s", exc)
-        return error_response("the database is unavailable", "database-unavailable", 503, {"Retry-After": "5"})
+        return database_unavailable()
 
     @app.errorhandler(HTTPException)
     def _http_error(exc):

@@ -41,7 +41,8 @@ def nesting_depth(text, limit):
 
 class RequestJSONProvider(DefaultJSONProvider):
     def loads(self, s, **kwargs):
-        if isinstance(s, (bytes, bytearray)):
+        decoded = isinstance(s, (bytes, bytearray))
+        if decoded:
             try:
                 s = bytes(s).decode("utf-8-sig")  # RFC 8259: UTF-8 (a BOM is tolerated)
             except UnicodeDecodeError:
@@ -51,8 +52,8 @@ class RequestJSONProvider(DefaultJSONProvider):
         if s.count("[") + s.count("{") > MAX_DEPTH and nesting_depth(s, MAX_DEPTH) > MAX_DEPTH:
             raise BadRequest(f"the JSON body nests arrays and objects more than {MAX_DEPTH} deep", "json-too-deep")
         value = super().loads(s, **kwargs)
-        # Decoded UTF-8 holds no lone surrogate, and the parser refuses a raw NUL in a
-        # string, so only a \u escape can put either in a parsed string.
-        if "\\u" in s:
+        # Text decoded here from UTF-8 holds no lone surrogate, and the parser refuses a
+        # raw NUL in a string, so only a \u escape can then put either in a parsed string.
+        if "\\u" in s or not decoded:
             text_guard.check_json(value)
         return value

@@ -3,22 +3,26 @@ check-in itself, and hands every other request to Flask untouched.
 
 Check-ins are the fleet's steady load, and on a 2-core unit Flask's own work per
 request (its request context, routing, the response object's hooks) cost as much
-as the check-in's statement: bench/RESULTS.md measures a bare WSGI view running
-the same statement at about 1.3x the same view under Flask. The lane does what
-the client blueprint's view does for a check-in that is in order (api/check_in.py
-holds the rules both use), and nothing more. It gives up, before anything is
-written, on whatever is not plainly in order: another route or method, text or a
-schema gate the app's hooks would refuse, no Bearer token, a body that is not a
-valid report, a throttled source, a token the statement does not match, or an
-error from the database. Flask's view then answers the request from the start, as
-if the lane were not there, with its errors, security log lines and throttle
-counts. A database error is the one case where the statement may have run (its
-commit's answer lost): the view's second try then stores the report once more,
-which is what the client's own retry would do.
+as the check-in's statement: in bench/RESULTS.md, a bare WSGI view running the same
+statement serves about 1.3x what a Flask view does. The lane does what the client
+blueprint's view does for a check-in that is in order (api/check_in.py holds the
+rules both use), and nothing more. It gives up on whatever is not plainly in order,
+before anything is written: another route or method, text the app's hooks refuse,
+a schema behind its migrations, no Bearer token, a body that is not a valid report, a throttled source, or a token
+the statement does not match (that statement writes nothing). Flask's view then
+answers the request from the start, as if the lane were not there, with its errors,
+security log lines and throttle counts; a refused token costs one statement more
+than it would without the lane.
+
+One more answer is the lane's own, as the app gives it: a database that cannot be
+reached, has no free connection, or loses the connection (db.Database.connection:
+503 database-unavailable). Handing it over would make the request wait for the
+database a second time. Any other database error is logged and handed over, and
+the view answers it.
 
 The lane keeps what the app's hooks do for every request (app.py): text checks on
-the path and headers, the schema gate, the request metrics and the request log
-line, which names the route's template (log_paths.py)."""
+the path and headers, the schema gate, the request metrics and the request log line,
+which names the route's template (log_paths.py)."""
 
 import functools
 import io
@@ -37,7 +41,7 @@ from ..auth_throttle import Throttled
 from ..context import services
 from ..data import check_ins
 from ..db import DatabaseUnavailable
-from ..errors import APIError, InvalidText
+from ..errors import APIError, InvalidText, database_unavailable
 from ..json_input import MAX_BYTES
 from ..logs import log_fields
 from ..tokens import token_hash
@@ -64,21 +68,32 @@ class CheckInLane:
         response = self._check_in(environ, machine_id) if machine_id else None
         if response is None:
             return self.wsgi_app(environ, start_response)
+        status, answer = response
         elapsed = time.monotonic() - started
-        services(self.flask_app).metrics.observe_request(elapsed, rule, environ["REQUEST_METHOD"], 200)
+        services(self.flask_app).metrics.observe_request(elapsed, rule, environ["REQUEST_METHOD"], status)
         if log.isEnabledFor(logging.INFO):
-            log_fields(log, logging.INFO, "request", method=environ["REQUEST_METHOD"], path=rule, status=200,
+            log_fields(log, logging.INFO, "request", method=environ["REQUEST_METHOD"], path=rule, status=status,
                        duration_ms=round(elapsed * 1000, 1), remote=environ.get("REMOTE_ADDR"))
-        return response(environ, start_response)
+        return answer(environ, start_response)
 
     def _check_in(self, environ, machine_id):
-        """The answer (a WSGI app) to a check-in in order, once stored; None: the view answers."""
+        """(status, answer as a WSGI app) for a check-in in order, once stored, or for a
+        database the app cannot use; None: the view answers."""
         app = self.flask_app
         held = services(app)
         token = bearer_token(environ.get("HTTP_AUTHORIZATION", ""))
         raw = _body(environ)
-        if token is None or raw is None or not _passes_hooks(environ, held):
+        if token is None or raw is None:
             return None
+        try:
+            text_guard.check_environ(environ)
+            if held.schema_gate.status().upgrade_required:
+                return None
+        except (InvalidText, psycopg2.Error):  # the app's hooks answer these
+            return None
+        except DatabaseUnavailable:
+            held.metrics.db_errors.inc()  # as app.py's hook counts it
+            return 503, _unavailable(app)
         try:
             body = app.json.loads(raw)
             report = parse_report(body) if isinstance(body, dict) else None
@@ -96,14 +111,18 @@ class CheckInLane:
             try:
                 with held.db.autocommit() as cur:
                     row = check_ins.record(cur, machine_id, token_hash(token), report, kernel, flavour)
-            except Exception:  # noqa: BLE001 - the view tries again and answers the error
+            except DatabaseUnavailable as exc:
+                app.logger.warning("database unavailable: %s", exc)  # as errors.py's handler logs it
+                return 503, _unavailable(app)
+            except psycopg2.Error as exc:
+                log.warning("check-in lane: %s from the database; the view tries again", type(exc).__name__)
                 return None
             if row is None:
                 return None
             checking.succeeded()
         held.metrics.check_ins.inc(patch_state=report["patch_state"] or "not-reported", tier=row["tier"])
         answer = {"patches": offers(row, held.config.url_template, host_url)}
-        return _json_response(app, answer)
+        return 200, _json_response(app, answer)
 
 
 def _route(environ):
@@ -132,16 +151,6 @@ def _body(environ):
     return raw if len(raw) == length else None
 
 
-def _passes_hooks(environ, held):
-    """What app.py's before_request hooks refuse, the lane leaves to them."""
-    try:
-        text_guard.check_environ(environ)
-        return not held.schema_gate.status().upgrade_required
-    except (InvalidText, DatabaseUnavailable, psycopg2.Error):  # the hooks answer these
-        return False
-
-
-
 def _host_url(environ):
     """request.host_url: scheme://host/, as werkzeug builds it."""
     return _scheme_host_url(environ["wsgi.url_scheme"], environ.get("HTTP_HOST"), environ.get("SERVER_NAME"),
@@ -154,6 +163,12 @@ def _scheme_host_url(scheme, host, server_name, server_port):
     if host is not None:
         environ["HTTP_HOST"] = host
     return get_current_url(scheme, get_host(environ))
+
+
+def _unavailable(app):
+    """The app's answer for a database it cannot use (errors.database_unavailable)."""
+    with app.app_context():
+        return database_unavailable()
 
 
 def _json_response(app, value):

@@ -151,7 +151,8 @@ def _check_in(machine_id, legacy):
             _refuse(cur, machine_id, legacy, checking)
         checking.succeeded()
     context.metrics().check_ins.inc(patch_state=report["patch_state"] or "not-reported", tier=row["tier"])
-    return jsonify({"patches": offers(row, context.config().url_template, request.host_url)})
+    template = context.config().url_template
+    return jsonify({"patches": offers(row, template, None if template else request.host_url)})
 
 
 @bp.post("/v1/client/<machine_id>/updates")

@@ -6,12 +6,14 @@ body. Whatever is not plainly in order must reach the view, which is counted."""
 
 import io
 import json
+import time
 import uuid
 
 import pytest
 from werkzeug.test import EnvironBuilder
 
 from livepatch_app.api.check_in_lane import CheckInLane
+from livepatch_app.auth_throttle import AuthThrottle
 from livepatch_app.context import services
 
 from test_clients import KERNEL, add_patch, auth_token, bearer, enable
@@ -123,7 +125,8 @@ def test_check_ins_through_the_lane_count_in_the_metrics(server):
 
 
 def _unchunked(body):
-    """A body without Content-Length (as a chunked request reaches the app)."""
+    """A body without Content-Length (waitress gives a chunked body one; another WSGI
+    server might not)."""
     return {"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": ""}
 
 
@@ -167,13 +170,61 @@ def test_what_is_not_plainly_in_order_reaches_the_view(server, case):
 def test_a_throttled_source_is_answered_by_the_view(server):
     lane = Lane(server)
     machine, token = _machine(server)
+    # The app's throttle with a clock that stands still: a block, once earned, holds.
+    services(server.app).auth_throttle = AuthThrottle(clock=lambda: 1000.0)
     bad = _check_in(machine, str(uuid.uuid4()))
     for _ in range(40):  # past CLIENT_SOURCE's free failures, from the one source
-        status = _call(lane.lane, bad)[0]
-        if status.startswith("429"):
+        if _call(lane.lane, bad)[0].startswith("429"):
             break
     else:
         pytest.fail("the source was never throttled")
     through_lane, _, handed_over = lane.both(**_check_in(machine, token))
     assert handed_over and through_lane[0].startswith("429")
     assert json.loads(through_lane[2])["code"] == "too-many-attempts"
+
+
+def test_a_schema_behind_is_answered_by_the_app_hook(server):
+    lane = Lane(server)
+    machine, token = _machine(server)
+    server.sql("DELETE FROM schema_migrations WHERE version = (SELECT max(version) FROM schema_migrations)")
+    services(server.app).schema_gate.forget()
+    through_lane, through_view, handed_over = lane.both(**_check_in(machine, token))
+    assert handed_over and through_lane == through_view
+    assert through_lane[0].startswith("503") and json.loads(through_lane[2])["code"] == "schema-upgrade-required"
+    assert server.sql("SELECT count(*) FROM machine_reports")[0][0] == 0
+
+
+def test_no_free_database_connection_is_answered_once_not_waited_for_twice(make_server):
+    server = make_server(dbconn_max=1)
+    lane = Lane(server)
+    machine, token = _machine(server)
+    db = services(server.app).db
+    db.wait_timeout = 1.0  # db.Database's wait for a free connection (10 s by default)
+    with db.autocommit():  # the only connection, held
+        started = time.monotonic()
+        status, headers, body = _call(lane.lane, _check_in(machine, token))
+        waited = time.monotonic() - started
+        through_view = _call(lane.flask, _check_in(machine, token))
+    assert status.startswith("503") and json.loads(body)["code"] == "database-unavailable"
+    assert (status, headers, body) == through_view  # the app's own answer
+    assert 1.0 <= waited < 2.0  # one wait, not the lane's and then the view's
+
+
+def test_a_connection_lost_under_the_lane_is_answered_as_the_app_answers_it(make_server):
+    """A pooled connection that died (db.Database.connection: database-unavailable, and
+    the connection is dropped): the same 503 the view would give, once; the next
+    check-in takes a new connection."""
+    server = make_server(dbconn_max=1)
+    lane = Lane(server)
+    machine, token = _machine(server)
+    with services(server.app).db.autocommit() as cur:
+        cur.execute("SELECT pg_backend_pid() AS pid")
+        pid = cur.fetchone()["pid"]
+    server.sql("SELECT pg_terminate_backend(%s)", (pid,))  # the pooled connection the lane will take
+    lane.lane.wsgi_app = lane._counted
+    status, _, body = _call(lane.lane, _check_in(machine, token))
+    assert status.startswith("503") and json.loads(body)["code"] == "database-unavailable"
+    assert server.sql("SELECT count(*) FROM machine_reports WHERE machine_id = %s", (machine,))[0][0] == 0
+    assert _call(lane.lane, _check_in(machine, token))[0] == "200 OK"
+    assert lane.handed_over == 0
+    assert server.sql("SELECT count(*) FROM machine_reports WHERE machine_id = %s", (machine,))[0][0] == 1

@@ -91,7 +91,7 @@ def test_schema_behind_closes_api_but_not_ops(make_server, make_database):
     assert status.json()["schema"]["upgrade-required"] is True
     r = server.request("POST", "/v1/admin/login", auth=(ADMIN_USER, ADMIN_PASSWORD))
     assert r.status_code == 503 and r.json()["code"] == "schema-upgrade-required"
-    # A check-in too (the check-in lane leaves it to the app's hooks).
+    # A check-in too (test_check_in_lane.py has one with a valid machine token).
     r = server.request("POST", "/v1/client/0123456789abcdef/updates", headers={"Authorization": "Bearer x"},
                        json={"kernel": "5.15.0-107.117-generic", "architecture": "amd64"})
     assert r.status_code == 503 and r.json()["code"] == "schema-upgrade-required"
