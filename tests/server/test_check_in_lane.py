@@ -221,6 +221,10 @@ def test_a_connection_lost_under_the_lane_is_answered_as_the_app_answers_it(make
         cur.execute("SELECT pg_backend_pid() AS pid")
         pid = cur.fetchone()["pid"]
     server.sql("SELECT pg_terminate_backend(%s)", (pid,))  # the pooled connection the lane will take
+    deadline = time.monotonic() + 10
+    while server.sql("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,))[0][0]:
+        assert time.monotonic() < deadline, "the backend outlived pg_terminate_backend"
+        time.sleep(0.02)
     lane.lane.wsgi_app = lane._counted
     status, _, body = _call(lane.lane, _check_in(machine, token))
     assert status.startswith("503") and json.loads(body)["code"] == "database-unavailable"
