@@ -80,36 +80,36 @@ class CheckInLane:
         """(status, answer as a WSGI app) for a check-in in order, once stored, or for a
         database the app cannot use; None: the view answers."""
         app = self.flask_app
-        held = services(app)
+        app_services = services(app)
         token = bearer_token(environ.get("HTTP_AUTHORIZATION", ""))
         raw = _body(environ)
         if token is None or raw is None:
             return None
         try:
             text_guard.check_environ(environ)
-            if held.schema_gate.status().upgrade_required:
+            if app_services.schema_gate.status().upgrade_required:
                 return None
         except (InvalidText, psycopg2.Error):  # the app's hooks answer these
             return None
         except DatabaseUnavailable:
-            held.metrics.db_errors.inc()  # as app.py's hook counts it
+            app_services.metrics.db_errors.inc()  # as app.py's hook counts it
             return 503, _unavailable(app)
         try:
             body = app.json.loads(raw)
             report = parse_report(body) if isinstance(body, dict) else None
-            host_url = None if held.config.url_template else _host_url(environ)
+            host_url = None if app_services.config.url_template else _host_url(environ)
         except (ValueError, APIError, SecurityError):  # bad JSON, a bad field, an untrusted Host
             return None
         if report is None:
             return None
         kernel, flavour = offer_kernel(report)
         try:
-            checking = held.auth_throttle.begin("client", environ.get("REMOTE_ADDR") or "")
+            checking = app_services.auth_throttle.begin("client", environ.get("REMOTE_ADDR") or "")
         except Throttled:
             return None
         with checking:
             try:
-                with held.db.autocommit() as cur:
+                with app_services.db.autocommit() as cur:
                     row = check_ins.record(cur, machine_id, token_hash(token), report, kernel, flavour)
             except DatabaseUnavailable as exc:
                 app.logger.warning("database unavailable: %s", exc)  # as errors.py's handler logs it
@@ -120,8 +120,8 @@ class CheckInLane:
             if row is None:
                 return None
             checking.succeeded()
-        held.metrics.check_ins.inc(patch_state=report["patch_state"] or "not-reported", tier=row["tier"])
-        answer = {"patches": offers(row, held.config.url_template, host_url)}
+        app_services.metrics.check_ins.inc(patch_state=report["patch_state"] or "not-reported", tier=row["tier"])
+        answer = {"patches": offers(row, app_services.config.url_template, host_url)}
         return 200, _json_response(app, answer)
 
 
