@@ -13,7 +13,8 @@ import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.join(HERE, "..", "tests"), os.path.join(HERE, "..")]
-from livetest import create_database, free_port, process_memory, wait_until_up, with_dbname  # noqa: E402
+from livetest import (create_database, free_port, process_memory, stop_process,  # noqa: E402
+                      wait_until_up, with_dbname)
 
 from livepatch_app.auth_users import hash_password  # noqa: E402
 
@@ -153,12 +154,7 @@ class Bench:
         for server in self.servers:
             if server.process is process and process.poll() is None:
                 server.peak = server.peak_rss_mb()  # its high-water mark, kept for the table
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, 15)
         if process in self._processes:
             self._processes.remove(process)
 

@@ -78,7 +78,7 @@ def _serve(kind, port, threads, folder):
         def check_in(machine_id):
             return jsonify({"patches": []})
     elif kind == "wsgi-statement":
-        app = _bare_check_in(_statement(folder))
+        app = _bare_check_in(_statement(folder)[0])
     else:
         _database_view(app, kind, folder)
     waitress.serve(app, host="127.0.0.1", port=port, threads=threads, _quiet=True)
@@ -124,11 +124,9 @@ def _database_view(app, kind, dsn):
         return jsonify({"patches": check_in_statement(machine_id, token, body)})
 
 
-def _bare_check_in(statement):
-    """The statement's view as a bare WSGI app: no Flask between waitress and it."""
+def _bare_check_in(check_in):
+    """The statement's view (_statement) as a bare WSGI app: no Flask between waitress and it."""
     import json
-
-    check_in, _ = statement
 
     def app(environ, start_response):
         body = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)) or b"null")

@@ -3,13 +3,12 @@ and live servers: the real app under real waitress on a free loopback port."""
 
 import ctypes
 import os
-import subprocess
 import tempfile
 import uuid
 
 import pytest
 from livetest import (ADMIN_PASSWORD, ADMIN_USER, create_database, drop_database, start_serve_process, start_server,
-                      with_dbname)
+                      stop_process, with_dbname)
 
 from livepatch_app import schema
 from livepatch_app.auth_users import hash_password
@@ -119,8 +118,4 @@ def serve_process(make_database, admin_users_entry, tmp_path):
 
     yield start
     for process in processes:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process)

@@ -228,6 +228,16 @@ def start_serve_process(database_url, admin_users_entry, folder, **config):
             time.sleep(0.1)
 
 
+def stop_process(process, timeout=10):
+    """SIGTERM, then SIGKILL past `timeout` seconds; the process is reaped either way."""
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def process_memory(pid, key="VmRSS"):
     """A memory figure of /proc/<pid>/status (VmRSS, VmHWM, ...) in MiB."""
     with open(f"/proc/{pid}/status") as handle:

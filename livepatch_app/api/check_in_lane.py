@@ -61,6 +61,7 @@ class CheckInLane:
     def __init__(self, wsgi_app, flask_app):
         self.wsgi_app = wsgi_app  # Flask's, which answers whatever the lane does not
         self.flask_app = flask_app
+        self.services = services(flask_app)  # the app's, made before its WSGI layers
 
     def __call__(self, environ, start_response):
         started = time.monotonic()
@@ -70,7 +71,7 @@ class CheckInLane:
             return self.wsgi_app(environ, start_response)
         status, answer = response
         elapsed = time.monotonic() - started
-        services(self.flask_app).metrics.observe_request(elapsed, rule, environ["REQUEST_METHOD"], status)
+        self.services.metrics.observe_request(elapsed, rule, environ["REQUEST_METHOD"], status)
         if log.isEnabledFor(logging.INFO):
             log_fields(log, logging.INFO, "request", method=environ["REQUEST_METHOD"], path=rule, status=status,
                        duration_ms=round(elapsed * 1000, 1), remote=environ.get("REMOTE_ADDR"))
@@ -79,8 +80,7 @@ class CheckInLane:
     def _check_in(self, environ, machine_id):
         """(status, answer as a WSGI app) for a check-in in order, once stored, or for a
         database the app cannot use; None: the view answers."""
-        app = self.flask_app
-        app_services = services(app)
+        app, app_services = self.flask_app, self.services
         token = bearer_token(environ.get("HTTP_AUTHORIZATION", ""))
         raw = _body(environ)
         if token is None or raw is None:

@@ -13,7 +13,7 @@ import pytest
 import requests
 from browserhelpers import (STALE_AFTER, css, forget_cookies, log_in, machine_ids, one, path_of, redirected_to_login,
                             skip_or_fail, submit)
-from livetest import ADMIN_PASSWORD, ADMIN_USER, free_port, start_server, wait_for
+from livetest import ADMIN_PASSWORD, ADMIN_USER, free_port, start_server, stop_process, wait_for
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -86,12 +86,7 @@ def haproxy(fleet_server, second_unit, tmp_path_factory):
         wait_for(up, timeout=15, what="haproxy in front of the servers")
         yield url, log_path
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 def test_console_through_haproxy_on_either_unit(browser, haproxy, fleet):
