@@ -2,8 +2,10 @@
 
 Every chunk but a blob's last holds exactly `chunk_size` bytes, so a byte
 offset maps to (seq, offset) by arithmetic and a Range read starts at the right
-chunk through the primary key."""
+chunk through the primary key. The chunk size is the blob's own: blobs written
+before migration 0006 have 1 MiB chunks, newer ones rows of a page."""
 
+import collections
 import struct
 
 import psycopg2
@@ -20,12 +22,13 @@ _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)  # signature, 
 _COPY_TRAILER = struct.pack("!h", -1)
 
 
-def write(cur, blob_id, chunk_size, chunks):
-    """Blob `blob_id` (from new_ids) with the bytes of `chunks`, an iterable read lazily, one
-    chunk in memory at a time. `cur` must be in autocommit mode: the blob row and its chunks
+def write(cur, blob_id, chunk_size, pieces):
+    """Blob `blob_id` (from new_ids) with the bytes of `pieces`, an iterable read lazily, one
+    piece in memory at a time; each piece but the last holds a whole number of chunks, and is
+    cut into rows of `chunk_size`. `cur` must be in autocommit mode: the blob row and its chunks
     go as ONE statement string, which PostgreSQL runs as one (implicit) transaction: a blob
     costs one query's round trips, not five (BEGIN, the row, the chunks' COPY, COMMIT); an
-    error in `chunks` (raised again here) rolls all of it back.
+    error in `pieces` (raised again here) rolls all of it back.
 
     The chunks travel in COPY's binary format: as a bytea literal they would travel and be
     parsed as hex text, twice their size (half of PostgreSQL's time storing a file). The
@@ -33,7 +36,7 @@ def write(cur, blob_id, chunk_size, chunks):
     blob is invisible until a patch row points at it, and that row's (synchronous) commit
     flushes the WAL up to itself, the blob's records with it; a crash in between loses only
     bytes nothing refers to."""
-    source = _CopySource(blob_id, chunks)
+    source = _CopySource(blob_id, chunk_size, pieces)
     statement = cur.mogrify("SET LOCAL synchronous_commit TO OFF;"
                             "INSERT INTO blobs (id, chunk_size) VALUES (%s, %s);"
                             "COPY blob_chunks (blob_id, seq, data) FROM STDIN WITH (FORMAT binary)",
@@ -49,24 +52,28 @@ def write(cur, blob_id, chunk_size, chunks):
 class _CopySource:
     """The file psycopg2's COPY reads: header, a row per chunk (blob_id, seq, data), trailer."""
 
-    def __init__(self, blob_id, chunks):
-        self.blob_id, self.chunks = blob_id, iter(chunks)
-        self.pending = [_COPY_HEADER]
+    def __init__(self, blob_id, chunk_size, pieces):
+        self.blob_id, self.chunk_size, self.pieces = blob_id, chunk_size, iter(pieces)
+        self.pending = collections.deque([_COPY_HEADER])
         self.seq, self.done, self.error = 0, False, None
 
     def read(self, size=-1):
         if not self.pending and not self.done:
             try:
-                data = next(self.chunks, None)
+                data = next(self.pieces, None)
             except BaseException as exc:
                 self.error = exc
                 raise
             if data is None:
-                self.pending, self.done = [_COPY_TRAILER], True
-            else:  # the row's header and its data as two pieces: no copy of the data
-                self.pending = [struct.pack("!hiqiii", 3, 8, self.blob_id, 4, self.seq, len(data)), data]
-                self.seq += 1
-        return self.pending.pop(0) if self.pending else b""
+                self.pending.append(_COPY_TRAILER)
+                self.done = True
+            else:  # per row, its header and its data (bytes: psycopg2 takes no memoryview)
+                for start in range(0, len(data), self.chunk_size):
+                    row = data[start:start + self.chunk_size]
+                    self.pending.append(struct.pack("!hiqiii", 3, 8, self.blob_id, 4, self.seq, len(row)))
+                    self.pending.append(row)
+                    self.seq += 1
+        return self.pending.popleft() if self.pending else b""
 
 
 def chunk_size(cur, blob_id):
@@ -76,11 +83,11 @@ def chunk_size(cur, blob_id):
     return None if row is None else row["chunk_size"]
 
 
-def chunk(cur, blob_id, seq):
-    """The bytes of one chunk (a memoryview), or None past the end."""
-    cur.execute("SELECT data FROM blob_chunks WHERE blob_id = %s AND seq = %s", (blob_id, seq))
-    row = cur.fetchone()
-    return None if row is None else row["data"]
+def chunks(cur, blob_id, first, count):
+    """The bytes of chunks [first, first + count) in order (memoryviews; fewer past the end)."""
+    cur.execute("SELECT data FROM blob_chunks WHERE blob_id = %s AND seq >= %s AND seq < %s ORDER BY seq",
+                (blob_id, first, first + count))
+    return [row["data"] for row in cur.fetchall()]
 
 
 def delete(cur, blob_id):

@@ -1,6 +1,6 @@
-"""Patch bytes in PostgreSQL, in 1 MiB chunks: every unit serves every patch, and
-neither upload nor download holds a whole file in memory. Reads take a pooled
-connection per chunk, so a slow client never pins a database connection."""
+"""Patch bytes in PostgreSQL, in rows of ROW_BYTES: every unit serves every patch,
+and neither upload nor download holds a whole file in memory. Reads take a pooled
+connection per MiB, so a slow client never pins a database connection."""
 
 import threading
 
@@ -8,6 +8,13 @@ from ..data import blobs
 from . import CHUNK, HashingReader, Stored
 
 ID_BLOCK = 32  # blob ids taken from the sequence at a time: one query per that many saves
+
+# A row of 8,000 bytes (about 8,040 with its header and key) fills one 8 KiB page and stays
+# in it, under blob_chunks' toast_tuple_target (migration 0006). Measured storing 500 files
+# of 100 KB: a third less PostgreSQL CPU than 1 MiB values, which went to the TOAST table
+# as ~2 KB tuples, each with an index entry of its own.
+ROW_BYTES = 8000
+ROWS_PER_PIECE = CHUNK // ROW_BYTES  # read from the upload ~1 MiB at a time, cut into rows
 
 
 class PostgresStore:
@@ -27,7 +34,7 @@ class PostgresStore:
         blob_id = self._new_id()
         # One transaction (one statement string): a failure half-way rolls every chunk back.
         with self.db.autocommit() as cur:
-            blobs.write(cur, blob_id, CHUNK, reader.chunks(CHUNK))
+            blobs.write(cur, blob_id, ROW_BYTES, reader.chunks(ROW_BYTES * ROWS_PER_PIECE))
         return Stored(f"blob:{blob_id}", reader.sha256, reader.size)
 
     def _new_id(self):
@@ -40,7 +47,7 @@ class PostgresStore:
             return self._ids.pop()
 
     def open(self, key, start=0, end=None):
-        """Yields the bytes [start, end) of a stored blob, a chunk per query."""
+        """Yields the bytes [start, end) of a stored blob, about 1 MiB per query."""
         if self.fallback is not None and not self.holds(key):
             return self.fallback.open(key, start, end)
         blob_id = _blob_id(key)
@@ -51,21 +58,22 @@ class PostgresStore:
         return self._iterate(blob_id, size, start, end)
 
     def _iterate(self, blob_id, chunk_size, start, end):
+        per_query = max(1, CHUNK // chunk_size)
         seq, offset = divmod(start, chunk_size)
         position = start
         while end is None or position < end:
             with self.db.transaction() as cur:
-                data = blobs.chunk(cur, blob_id, seq)
-            if data is None:
-                return
-            view = memoryview(data)[offset:]
+                rows = blobs.chunks(cur, blob_id, seq, per_query)
+            data = b"".join(rows)[offset:]
             if end is not None:
-                view = view[: end - position]
-            if not len(view):
+                data = data[: end - position]
+            if not data:
                 return
-            position += len(view)
-            yield bytes(view)
-            seq += 1
+            position += len(data)
+            yield data
+            if len(rows) < per_query:
+                return
+            seq += per_query
             offset = 0
 
     def delete(self, key):

@@ -5,6 +5,8 @@ import threading
 
 import pytest
 
+from livepatch_app.storage.postgres import ROW_BYTES, ROWS_PER_PIECE
+
 NAME = "livepatch-5.15.0-107.117-generic-107.1-amd64.tar.bz2"
 # Few waitress threads per test server: a stopped server's threads linger until
 # the run ends, and hundreds per test exhaust the machine's process limit.
@@ -111,8 +113,8 @@ def test_upload_size_limit_by_length_and_by_counting(make_server, store, tmp_pat
 
 
 def test_chunked_upload_with_odd_pieces_keeps_exact_bytes(server):
-    """Short reads must not give the postgres store short chunks (ranges rely on full ones)."""
-    data = bytes(range(256)) * 10000  # 2.56 MB, crosses two chunk boundaries
+    """Short reads must not give the postgres store short rows (ranges rely on full ones)."""
+    data = bytes(range(256)) * 10000  # 2.56 MB: crosses the ~1 MiB pieces a save reads and a read queries
 
     def pieces():
         for i in range(0, len(data), 7777):
@@ -121,8 +123,31 @@ def test_chunked_upload_with_odd_pieces_keeps_exact_bytes(server):
     r = upload(server, NAME, pieces())
     assert r.status_code == 201 and r.json()["size"] == len(data)
     sizes = [row[0] for row in server.sql("SELECT length(data) FROM blob_chunks ORDER BY seq")]
-    assert sizes[:-1] == [1024 * 1024] * (len(sizes) - 1)
-    start = 1024 * 1024 - 10
+    assert sizes[:-1] == [ROW_BYTES] * (len(sizes) - 1) and sum(sizes) == len(data)
+    # Rows stay in the table's pages (migration 0006): nothing went to its TOAST table.
+    assert server.sql("SELECT pg_relation_size(reltoastrelid) FROM pg_class WHERE relname = 'blob_chunks'")[0][0] == 0
+    for start in (ROW_BYTES - 10, ROW_BYTES * ROWS_PER_PIECE - 10, 1024 * 1024 - 10):
+        got = server.request("GET", f"/v1/patches/{NAME}", headers={"Range": f"bytes={start}-{start + 99}"})
+        assert got.status_code == 206 and got.content == data[start:start + 100]
+    assert server.request("GET", f"/v1/patches/{NAME}").content == data
+
+
+def test_blobs_stored_before_migration_0006_still_download(server):
+    """Blobs written before migration 0006 keep their 1 MiB chunks (toasted values); the
+    chunk size is each blob's own, so they still download whole and by Range."""
+    data = bytes(range(251)) * 10000  # 2.51 MB: three old chunks
+    assert upload(server, NAME, data).status_code == 201
+    server.sql("""
+        CREATE TEMP TABLE whole AS
+            SELECT blob_id, string_agg(data, ''::bytea ORDER BY seq) AS data FROM blob_chunks GROUP BY blob_id;
+        DELETE FROM blob_chunks;
+        INSERT INTO blob_chunks (blob_id, seq, data)
+            SELECT blob_id, n, substring(data FROM n * 1048576 + 1 FOR 1048576)
+            FROM whole, generate_series(0, (length(data) - 1) / 1048576) AS n;
+        UPDATE blobs SET chunk_size = 1048576""")
+    assert [row[0] for row in server.sql("SELECT length(data) FROM blob_chunks ORDER BY seq")] == [
+        1048576, 1048576, len(data) - 2 * 1048576]
+    start = 2 * 1048576 - 10
     got = server.request("GET", f"/v1/patches/{NAME}", headers={"Range": f"bytes={start}-{start + 99}"})
     assert got.status_code == 206 and got.content == data[start:start + 100]
     assert server.request("GET", f"/v1/patches/{NAME}").content == data
