@@ -171,16 +171,19 @@ def run(bench):
 
     references, ours, failed, resync_failed = [], [], 0, 0
     for _ in range(ROUNDS):
-        before = children_cpu()
+        before = children_cpu(), cpu_seconds(upstream.process.pid)
         references.append(curl_fetch(config))
-        curl_cpu = children_cpu() - before
+        curl_cpu, curl_upstream_cpu = children_cpu() - before[0], cpu_seconds(upstream.process.pid) - before[1]
         down, down_dsn = downstream(bench, upstream, token)
         before = (cpu_seconds(down.process.pid), cpu_seconds(upstream.process.pid), postgres_cpu(bench.admin_dsn))
         seconds, result = trigger(down)
         after = (cpu_seconds(down.process.pid), cpu_seconds(upstream.process.pid), postgres_cpu(bench.admin_dsn))
         cpu = [b - a for a, b in zip(before, after)]
         # CPU time, unlike wall time, hardly depends on what else shares the cores.
-        print(f"  full sync: curl {references[-1]:.2f} s wall, {curl_cpu:.2f} s CPU | ours {seconds:.2f} s wall, "
+        # The upstream's CPU while serving curl shows the floor both share: curl waits for
+        # one file at a time, so its wall time is mostly the upstream's CPU time.
+        print(f"  full sync: curl {references[-1]:.2f} s wall, {curl_cpu:.2f} s CPU, upstream {curl_upstream_cpu:.2f} s "
+              f"CPU | ours {seconds:.2f} s wall, "
               f"CPU downstream {cpu[0]:.2f} s, upstream {cpu[1]:.2f} s, postgres {cpu[2]:.2f} s", flush=True)
         if result["result"] != "success" or result["patches-added"] != FILES:
             failed += 1

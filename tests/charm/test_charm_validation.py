@@ -6,7 +6,10 @@ import pytest
 from charms.livepatch import validation
 from charmtest import defaults, valid_config
 
-HASH = bcrypt.hashpw(b"secret", bcrypt.gensalt(4)).decode().replace("$2b$", "$2y$", 1)
+# htpasswd -B's form ($2y$) of a cost-4 bcrypt hash of "secret"; a literal, not a fresh salt
+# per import: the parametrized test ids below contain it, and pytest-xdist's workers must
+# all collect the same ids.
+HASH = "$2y$04$qZMHUGFvymTwvc/IrajTS.uv84LEyHIJwNM4.YRiQD/5OVHspwyaC"
 
 
 def problem(**changes):

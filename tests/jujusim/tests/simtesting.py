@@ -62,10 +62,15 @@ def _listening_octets():
 
 def free_subnet(low=60, high=250):
     """A loopback /24 ("127.0.X") where nothing listens: models of tests that run at the
-    same time on this machine (other developers' runs) then do not share addresses."""
+    same time on this machine (other developers' runs) then do not share addresses.
+    Under pytest-xdist each worker draws from its own share of the range (X modulo the
+    worker count): two workers' models, started at the same moment, never pick the same
+    subnet before either listens on it."""
     import random
     used = _listening_octets()
-    choices = [x for x in range(low, high) if x not in used]
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:])
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    choices = [x for x in range(low, high) if x % workers == worker and x not in used]
     return "127.0.%d" % random.choice(choices)
 
 
