@@ -28,6 +28,21 @@ def pytest_unconfigure(config):
     reap_children()
 
 
+# Test files by cost, the heaviest first (make test's pytest-xdist workers take test files in
+# collection order): the end-to-end modules (a minute or more each) and the API fuzzing
+# start at once, and the many short files fill the end of the run instead of one worker
+# finishing a long module alone. Paths relative to tests/, folders end with a slash.
+HEAVY_FIRST = ("e2e/", "server/test_openapi_fuzz.py", "jujusim/", "charm/", "browser/")
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item):
+        path = os.path.relpath(str(item.path), os.path.dirname(__file__)).replace(os.sep, "/")
+        return next((n for n, prefix in enumerate(HEAVY_FIRST) if path.startswith(prefix)), len(HEAVY_FIRST))
+
+    items.sort(key=rank)  # stable: a file's tests keep their order
+
+
 def reap_children():
     """Collects every child that has exited (never blocks)."""
     while True:
