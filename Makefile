@@ -23,7 +23,7 @@ run: $(STAMP)
 
 ## make test: everything (unit, server, charm, end to end)
 test: $(STAMP) $(CHARM_DEPS) build system-deps
-	LIVEPATCH_REQUIRE_ALL_TESTS=1 $(PY) -m pytest -q -n 2 --dist loadfile --durations=15 tests
+	LIVEPATCH_REQUIRE_ALL_TESTS=1 $(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=15 tests
 
 test-server: $(STAMP)
 	$(PY) -m pytest -q tests/server tests/unit

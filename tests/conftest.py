@@ -29,7 +29,9 @@ def pytest_unconfigure(config):
 
 
 # Test files by cost, the heaviest first (make test's pytest-xdist workers take test files in
-# collection order): the end-to-end modules (a minute or more each) and the API fuzzing
+# collection order, with --no-loadscope-reorder: by default xdist hands out the files with
+# the most tests first, which left the end-to-end modules, few tests each, to the end of the
+# run): the end-to-end modules (a minute or more each) and the API fuzzing
 # start at once, and the many short files fill the end of the run instead of one worker
 # finishing a long module alone. Paths relative to tests/, folders end with a slash.
 HEAVY_FIRST = ("e2e/", "server/test_openapi_fuzz.py", "jujusim/", "charm/", "browser/")
