@@ -5,7 +5,7 @@
 -- Before, a 1 MiB value went to the TOAST table as ~2 KB pieces, each a tuple with
 -- its own index entry (and a compression attempt first). Applies to new rows only:
 -- blobs already stored keep their 1 MiB chunks (blobs.chunk_size says which).
--- It changes the table's options only, without rewriting it: its lock (ACCESS
--- EXCLUSIVE on PostgreSQL 15, measured) waits for the transactions already reading
--- the table, each a MiB of one download, and is then held for an instant.
+-- It changes the table's options only, without rewriting it, under a SHARE UPDATE
+-- EXCLUSIVE lock (the level PostgreSQL registers for toast_tuple_target; checked on
+-- PostgreSQL 15 with a reader open on the table): downloads and uploads go on.
 ALTER TABLE blob_chunks SET (toast_tuple_target = 8160);
