@@ -28,12 +28,10 @@ def pytest_unconfigure(config):
     reap_children()
 
 
-# Test files by cost, the heaviest first (make test's pytest-xdist workers take test files in
-# collection order, with --no-loadscope-reorder: by default xdist hands out the files with
-# the most tests first, which left the end-to-end modules, few tests each, to the end of the
-# run): the end-to-end modules (a minute or more each) and the API fuzzing
-# start at once, and the many short files fill the end of the run instead of one worker
-# finishing a long module alone. Paths relative to tests/, folders end with a slash.
+# Test files by cost, heaviest first (paths relative to tests/; a folder ends with "/").
+# make test's xdist workers take files in this order (--no-loadscope-reorder; by default
+# xdist starts with the files holding the most tests, which left the few-test, minutes-long
+# end-to-end modules to one worker at the end of the run).
 HEAVY_FIRST = ("e2e/", "server/test_openapi_fuzz.py", "jujusim/", "charm/", "browser/")
 
 

@@ -14,7 +14,15 @@ ID_BLOCK = 32  # blob ids taken from the sequence at a time: one query per that 
 # of 100 KB: a third less PostgreSQL CPU than 1 MiB values, which went to the TOAST table
 # as ~2 KB tuples, each with an index entry of its own.
 ROW_BYTES = 8000
-ROWS_PER_PIECE = CHUNK // ROW_BYTES  # read from the upload ~1 MiB at a time, cut into rows
+
+
+def rows_per_mib(chunk_size):
+    """Chunks of `chunk_size` in about 1 MiB (at least one): what a save reads from the
+    upload at a time, and what a read fetches per query."""
+    return max(1, CHUNK // chunk_size)
+
+
+ROWS_PER_PIECE = rows_per_mib(ROW_BYTES)
 
 
 class PostgresStore:
@@ -58,7 +66,7 @@ class PostgresStore:
         return self._iterate(blob_id, size, start, end)
 
     def _iterate(self, blob_id, chunk_size, start, end):
-        per_query = max(1, CHUNK // chunk_size)
+        per_query = rows_per_mib(chunk_size)
         seq, offset = divmod(start, chunk_size)
         position = start
         while end is None or position < end:
